@@ -1,0 +1,3 @@
+export * from './aead.js';
+export * from './channel.js';
+export * from './pki.js';

@@ -1,0 +1,61 @@
+import { z } from 'zod';
+import { IdSchema, IsoDateSchema, PageQuerySchema, pageOf } from './common.js';
+
+export const DeviceStatusSchema = z.enum(['active', 'revoked']);
+export const DeviceSchema = z
+  .object({
+    id: IdSchema,
+    userId: IdSchema,
+    userEmail: z.string(),
+    name: z.string(),
+    platform: z.string(),
+    clientVersion: z.string(),
+    status: DeviceStatusSchema,
+    compliance: z.enum(['compliant', 'warning', 'non-compliant', 'unknown']),
+    certificateSerial: z.string(),
+    certificateNotAfter: IsoDateSchema,
+    activatedAt: IsoDateSchema,
+    lastContactAt: IsoDateSchema.nullable(),
+    revokedAt: IsoDateSchema.nullable(),
+  })
+  .meta({ id: 'Device' });
+export type Device = z.infer<typeof DeviceSchema>;
+
+export const DeviceCommandTypeSchema = z.enum(['lock', 'unlock', 'wipe-work', 'wipe', 'revoke']);
+export const DeviceCommandSchema = z.object({
+  commandId: IdSchema,
+  type: DeviceCommandTypeSchema,
+  state: z.enum(['queued', 'delivered', 'acknowledged', 'done', 'failed', 'expired']),
+  createdAt: IsoDateSchema,
+});
+export const DeviceDetailSchema = DeviceSchema.extend({ certificate: z.string(), commands: z.array(DeviceCommandSchema) });
+export const DeviceListQuerySchema = PageQuerySchema.extend({ status: DeviceStatusSchema.optional(), userId: IdSchema.optional() }).strict();
+export const DevicePageSchema = pageOf(DeviceSchema);
+export const DeviceCommandCreateSchema = z.object({ type: DeviceCommandTypeSchema, reason: z.string().max(500).optional() }).strict();
+
+/** Device authentication, step 1: ask for a nonce to sign. */
+export const DeviceChallengeSchema = z.object({ deviceId: IdSchema }).strict();
+export const DeviceChallengeResultSchema = z.object({ challengeId: IdSchema, nonce: z.string(), expiresAt: IsoDateSchema });
+/** Step 2: the Ed25519 signature over the challenge's signing input, with the device certificate. */
+export const DeviceTokenRequestSchema = z
+  .object({ challengeId: IdSchema, signature: z.string().regex(/^[A-Za-z0-9_-]+$/).max(200) })
+  .strict();
+export const DeviceTokenSchema = z.object({ token: z.string(), expiresAt: IsoDateSchema, deviceId: IdSchema });
+
+/** What `GET /api/v1/device/me` tells an authenticated device about itself. */
+export const DeviceSelfSchema = z.object({
+  deviceId: IdSchema,
+  userEmail: z.string(),
+  status: DeviceStatusSchema,
+  compliance: z.string(),
+  policy: z.null(),
+  commands: z.array(DeviceCommandSchema),
+});
+
+/**
+ * The bytes a device signs to authenticate: domain-separated so a signature made for this purpose
+ * can never be replayed as an MLS or command signature.
+ */
+export function deviceAuthSigningInput(challengeId: string, nonce: string, deviceId: string): string {
+  return `enclave-device-auth-v1\n${challengeId}\n${nonce}\n${deviceId}`;
+}

@@ -1,0 +1,125 @@
+import cookie from '@fastify/cookie';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { sql } from 'kysely';
+import { z } from 'zod';
+import type { Enclave } from './bootstrap.js';
+import { ActivationRepository, ActivationService, activationRoutes } from './modules/activation/index.js';
+import { AdminRepository, AdminService, AuthService, SetupService, adminRoutes } from './modules/admins/index.js';
+import { AuditRepository, AuditService, auditRoutes } from './modules/audit/index.js';
+import { DeviceAuthService, DeviceRepository, DeviceService, deviceRoutes } from './modules/devices/index.js';
+import { PkiService, pkiRoutes } from './modules/pki/index.js';
+import { GroupService, UserRepository, UserService, userRoutes } from './modules/users/index.js';
+import { AppError } from './platform/http/app-error.js';
+import { buildOpenApi } from './platform/http/openapi.js';
+import { installErrorHandler, registerRoutes } from './platform/http/register.js';
+import { route, type RouteSpec } from './platform/http/route.js';
+import { VERSION } from './version.js';
+
+/** Request bodies above this are refused with 413 `body_too_large` before they are parsed. */
+export const BODY_LIMIT = 1024 * 1024;
+
+export interface AppOptions {
+  publicUrl: string;
+  deviceLimit?: number;
+  logger?: FastifyServerOptions['logger'];
+  https?: { key: string; cert: string };
+}
+
+export interface Services {
+  audit: AuditService;
+  auth: AuthService;
+  admins: AdminService;
+  setup: SetupService;
+  users: UserService;
+  groups: GroupService;
+  pki: PkiService;
+  devices: DeviceService;
+  deviceAuth: DeviceAuthService;
+  activation: ActivationService;
+}
+
+/** Wires repositories → services → routes. Each service names its own dependencies. */
+export function buildServices(enclave: Enclave, opts: AppOptions): Services {
+  const db = enclave.handle.db;
+  const audit = new AuditService(new AuditRepository(db));
+  const adminRepo = new AdminRepository(db);
+  const auth = new AuthService(adminRepo, audit, enclave.secrets, { organization: enclave.pki.organization });
+  const admins = new AdminService(adminRepo, audit);
+  const setup = new SetupService(enclave.meta, adminRepo, admins);
+  const userRepo = new UserRepository(db);
+  const users = new UserService(userRepo, audit);
+  const groups = new GroupService(userRepo, audit);
+  const pki = new PkiService(db, enclave.pki);
+  const deviceRepo = new DeviceRepository(db);
+  const devices = new DeviceService(deviceRepo, pki, audit);
+  const deviceAuth = new DeviceAuthService(deviceRepo, pki, audit);
+  const activation = new ActivationService(new ActivationRepository(db), users, deviceRepo, pki, audit, enclave.secrets, {
+    serverSetup: enclave.serverSetup,
+    publicUrl: opts.publicUrl,
+    deviceLimit: opts.deviceLimit ?? 5,
+  });
+  return { audit, auth, admins, setup, users, groups, pki, devices, deviceAuth, activation };
+}
+
+/** The full route table (used by the server, the OpenAPI generator and the role-matrix test). */
+export function routeTable(s: Services, enclave: Enclave): RouteSpec[] {
+  const ops: RouteSpec[] = [
+    route({ method: 'GET', url: '/healthz', summary: 'Liveness', tag: 'ops', auth: 'none', response: z.object({ ok: z.literal(true) }), handler: () => Promise.resolve({ ok: true as const }) }),
+    route({
+      method: 'GET',
+      url: '/readyz',
+      summary: 'Readiness: the database answers',
+      tag: 'ops',
+      auth: 'none',
+      response: z.object({ ok: z.literal(true), database: z.literal('up') }),
+      handler: async () => {
+        try {
+          await sql`select 1`.execute(enclave.handle.db);
+        } catch {
+          throw new AppError(503, 'service_unavailable', 'the database is not reachable');
+        }
+        return { ok: true as const, database: 'up' as const };
+      },
+    }),
+  ];
+  return [
+    ...ops,
+    ...pkiRoutes(s.pki, { version: VERSION, setupRequired: () => s.setup.isRequired() }),
+    ...adminRoutes(s.auth, s.admins, s.setup),
+    ...userRoutes(s.users, s.groups),
+    ...activationRoutes(s.activation),
+    ...deviceRoutes(s.devices, s.deviceAuth),
+    ...auditRoutes(s.audit),
+  ];
+}
+
+/** Builds the Fastify app with every route; `app.inject` drives it in tests without a port. */
+export async function buildApp(enclave: Enclave, opts: AppOptions): Promise<{ app: FastifyInstance; routes: RouteSpec[]; services: Services }> {
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: BODY_LIMIT,
+    ...(opts.https ? { https: { key: opts.https.key, cert: opts.https.cert, minVersion: 'TLSv1.2' as const } } : {}),
+    requestIdHeader: false,
+    genReqId: () => crypto.randomUUID(),
+    // A query string like ?a=1&a=2 becomes an array; zod then rejects it with a clear message.
+    routerOptions: { maxParamLength: 200 },
+  });
+  await app.register(cookie);
+  app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, body));
+  installErrorHandler(app);
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    reply.header('cache-control', 'no-store');
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('strict-transport-security', 'max-age=31536000');
+    done(null, payload);
+  });
+  const services = buildServices(enclave, opts);
+  const routes = routeTable(services, enclave);
+  const openapi = buildOpenApi(routes, VERSION);
+  const all = [
+    ...routes,
+    route({ method: 'GET', url: '/api/v1/openapi.json', summary: 'This OpenAPI document', tag: 'ops', auth: 'none', handler: () => Promise.resolve(openapi) }),
+  ];
+  registerRoutes(app, all, { admin: (r) => services.auth.authenticate(r), device: (r) => services.deviceAuth.authenticate(r) });
+  return { app, routes: all, services };
+}

@@ -1,0 +1,87 @@
+/** Kysely table types. Times are ISO-8601 UTC strings and booleans are 0/1 so one query serves SQLite and PostgreSQL. */
+export interface Database {
+  meta: { key: string; value: string };
+  keystore: { name: string; sealed: string; created_at: string };
+  admins: {
+    id: string;
+    email: string;
+    role: string;
+    password_hash: string;
+    totp_secret_sealed: string | null;
+    totp_pending_sealed: string | null;
+    totp_enabled: number;
+    totp_last_step: number;
+    created_at: string;
+    updated_at: string;
+  };
+  admin_sessions: {
+    id: string;
+    token_hash: string;
+    csrf_hash: string;
+    admin_id: string;
+    created_at: string;
+    expires_at: string;
+  };
+  login_failures: { id: string; key: string; at: string };
+  users: { id: string; email: string; name: string; created_at: string; updated_at: string };
+  groups: { id: string; name: string; description: string; created_at: string };
+  user_groups: { user_id: string; group_id: string };
+  activations: {
+    id: string;
+    user_id: string;
+    registration_record: string;
+    failed_attempts: number;
+    expires_at: string;
+    created_at: string;
+    created_by: string | null;
+    used_at: string | null;
+    device_id: string | null;
+  };
+  activation_attempts: {
+    id: string;
+    user_id: string | null;
+    candidates: string;
+    states_sealed: string;
+    created_at: string;
+    expires_at: string;
+  };
+  devices: {
+    id: string;
+    user_id: string;
+    name: string;
+    platform: string;
+    client_version: string;
+    status: string;
+    certificate: string;
+    certificate_serial: string;
+    certificate_not_after: string;
+    activated_at: string;
+    last_contact_at: string | null;
+    revoked_at: string | null;
+  };
+  device_commands: {
+    id: string;
+    device_id: string;
+    type: string;
+    state: string;
+    requested_by: string | null;
+    created_at: string;
+    updated_at: string;
+  };
+  device_challenges: { id: string; device_id: string; nonce: string; expires_at: string };
+  device_sessions: { id: string; token_hash: string; device_id: string; created_at: string; expires_at: string };
+  audit_log: {
+    seq: number;
+    at: string;
+    actor_type: string;
+    actor_id: string | null;
+    actor_label: string | null;
+    action: string;
+    target: string | null;
+    outcome: string;
+    details: string;
+    ip: string | null;
+    prev_hash: string;
+    hash: string;
+  };
+}
