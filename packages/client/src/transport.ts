@@ -51,7 +51,8 @@ export interface HttpsTransportOptions {
  */
 export function httpsTransport(opts: HttpsTransportOptions): Transport {
   const base = new URL(opts.baseUrl);
-  if (base.protocol !== 'https:') throw new ApiError(0, 'network_error', `server URL must start with https:// (got ${base.protocol})`);
+  if (base.protocol !== 'https:')
+    throw new ApiError(0, 'network_error', `server URL must start with https:// (got ${base.protocol})`);
   const dispatcher = new Agent({
     connect: { ca: opts.ca, rejectUnauthorized: !opts.insecure },
     keepAliveTimeout: 10_000,
@@ -74,10 +75,17 @@ export function httpsTransport(opts: HttpsTransportOptions): Transport {
       return { status: res.statusCode, headers: outHeaders, text };
     } catch (err) {
       const e = err as { code?: string; message?: string };
-      const hint = e.code?.includes('CERT') || e.code?.includes('SELF_SIGNED') || e.code === 'DEPTH_ZERO_SELF_SIGNED_CERT'
-        ? ' (the server is not signed by the pinned enterprise CA)'
-        : '';
-      throw new ApiError(0, 'network_error', `cannot reach ${base.origin}: ${e.code ?? e.message ?? 'unknown error'}${hint}`);
+      const hint =
+        e.code?.includes('CERT') ||
+        e.code?.includes('SELF_SIGNED') ||
+        e.code === 'DEPTH_ZERO_SELF_SIGNED_CERT'
+          ? ' (the server is not signed by the pinned enterprise CA)'
+          : '';
+      throw new ApiError(
+        0,
+        'network_error',
+        `cannot reach ${base.origin}: ${e.code ?? e.message ?? 'unknown error'}${hint}`,
+      );
     }
   };
 }
@@ -88,7 +96,11 @@ export function parseResponse(res: TransportResponse): unknown {
   try {
     json = res.text.length ? JSON.parse(res.text) : undefined;
   } catch {
-    throw new ApiError(res.status, 'protocol_error', `server answered ${res.status} with a body that is not JSON`);
+    throw new ApiError(
+      res.status,
+      'protocol_error',
+      `server answered ${res.status} with a body that is not JSON`,
+    );
   }
   if (res.status >= 400) {
     const parsed = ErrorBodySchema.safeParse(json);

@@ -19,8 +19,10 @@ export function activationChannel(sessionKeyB64Url: string, attemptId: string): 
   const toServer = deriveKey(ikm, 'enclave activation v1 device->server');
   const toDevice = deriveKey(ikm, 'enclave activation v1 server->device');
   const ctx = `activation:${attemptId}`;
-  const enc = (k: Buffer, v: unknown) => seal(k, Buffer.from(JSON.stringify(v), 'utf8'), ctx).toString('base64url');
-  const dec = (k: Buffer, s: string): unknown => JSON.parse(open(k, Buffer.from(s, 'base64url'), ctx).toString('utf8'));
+  const enc = (k: Buffer, v: unknown) =>
+    seal(k, Buffer.from(JSON.stringify(v), 'utf8'), ctx).toString('base64url');
+  const dec = (k: Buffer, s: string): unknown =>
+    JSON.parse(open(k, Buffer.from(s, 'base64url'), ctx).toString('utf8'));
   return {
     sealToServer: (v) => enc(toServer, v),
     openFromServer: (s) => dec(toDevice, s),

@@ -32,7 +32,9 @@ export async function importPkcs8(der: Uint8Array, kind: 'ed25519' | 'p256'): Pr
 
 /** PEM armour for a PKCS#8 DER key (used only to hand a TLS key to node:tls in memory). */
 export function pkcs8Pem(der: Uint8Array): string {
-  const b64 = Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n');
+  const b64 = Buffer.from(der)
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n');
   return `-----BEGIN PRIVATE KEY-----\n${b64.trimEnd()}\n-----END PRIVATE KEY-----\n`;
 }
 
@@ -50,13 +52,16 @@ export function parseCertificate(pem: string): x509.X509Certificate {
 /** Random positive 128-bit serial number, hex (RFC 5280 §4.1.2.2: at most 20 octets, positive). */
 export function randomSerial(): string {
   const b = randomBytes(16);
-  b[0] = (b[0] ?? 0) & 0x7f | 0x10;
+  b[0] = ((b[0] ?? 0) & 0x7f) | 0x10;
   return b.toString('hex');
 }
 
 function validity(days: number, now: Date): { notBefore: Date; notAfter: Date } {
   // Back-date a little so a device whose clock runs slightly behind still accepts the certificate.
-  return { notBefore: new Date(now.getTime() - 5 * 60_000), notAfter: new Date(now.getTime() + days * DAY_MS) };
+  return {
+    notBefore: new Date(now.getTime() - 5 * 60_000),
+    notAfter: new Date(now.getTime() + days * DAY_MS),
+  };
 }
 
 function nameOf(parts: Record<string, string>): x509.JsonName {
@@ -64,7 +69,10 @@ function nameOf(parts: Record<string, string>): x509.JsonName {
 }
 
 /** Creates the enterprise root CA (Ed25519, 20 years) and an issuing CA under it (5 years, pathLen 0). */
-export async function createEnterpriseCa(organization: string, now = new Date()): Promise<{ root: Issuer; issuing: Issuer }> {
+export async function createEnterpriseCa(
+  organization: string,
+  now = new Date(),
+): Promise<{ root: Issuer; issuing: Issuer }> {
   const rootKeys = await generateEd25519();
   const rootName = nameOf({ CN: `${organization} Enclave Root CA`, O: organization });
   const rootCert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -110,8 +118,10 @@ export async function issueServerCertificate(
   hosts: readonly string[],
   now = new Date(),
 ): Promise<{ certificate: x509.X509Certificate; privateKeyPkcs8: Buffer }> {
-  const keys = (await webcrypto.subtle.generateKey(P256, true, ['sign', 'verify'])) as CryptoKeyPair;
-  const names = hosts.map((h) => (/^[\d.]+$|:/.test(h) ? { type: 'ip' as const, value: h } : { type: 'dns' as const, value: h }));
+  const keys = await webcrypto.subtle.generateKey(P256, true, ['sign', 'verify']);
+  const names = hosts.map((h) =>
+    /^[\d.]+$|:/.test(h) ? { type: 'ip' as const, value: h } : { type: 'dns' as const, value: h },
+  );
   const certificate = await x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
     subject: nameOf({ CN: hosts[0] ?? 'localhost' }),
@@ -165,7 +175,11 @@ export interface DeviceCertificateRequest {
  * Issues a device certificate: Ed25519, subject `CN=<deviceId>, E=<email>, O=<org>`, SAN with the
  * email and `urn:enclave:device:<id>` / `urn:enclave:user:<id>`, EKU clientAuth.
  */
-export async function issueDeviceCertificate(issuing: Issuer, req: DeviceCertificateRequest, now = new Date()): Promise<x509.X509Certificate> {
+export async function issueDeviceCertificate(
+  issuing: Issuer,
+  req: DeviceCertificateRequest,
+  now = new Date(),
+): Promise<x509.X509Certificate> {
   const publicKey = await verifyDeviceCsr(req.csrPem);
   return x509.X509CertificateGenerator.create({
     serialNumber: randomSerial(),
@@ -208,7 +222,11 @@ export async function createCrl(
     thisUpdate: now,
     nextUpdate: new Date(now.getTime() + DAY_MS),
     // A reason code is always set: an entry with an empty extension list is not valid DER.
-    entries: entries.map((e) => ({ serialNumber: e.serial, revocationDate: e.revokedAt, reason: CRL_REASON_CESSATION })),
+    entries: entries.map((e) => ({
+      serialNumber: e.serial,
+      revocationDate: e.revokedAt,
+      reason: CRL_REASON_CESSATION,
+    })),
     extensions: [
       await x509.AuthorityKeyIdentifierExtension.create(issuing.certificate.publicKey),
       new x509.Extension('2.5.29.20', false, derInteger(crlNumber)), // cRLNumber, RFC 5280 §5.2.3
@@ -217,7 +235,10 @@ export async function createCrl(
     signingAlgorithm: ED25519,
   });
   const der = Buffer.from(crl.rawData);
-  const b64 = der.toString('base64').replace(/(.{64})/g, '$1\n').trimEnd();
+  const b64 = der
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .trimEnd();
   return { pem: `-----BEGIN X509 CRL-----\n${b64}\n-----END X509 CRL-----\n`, der };
 }
 
@@ -231,13 +252,21 @@ function derInteger(n: number): Uint8Array<ArrayBuffer> {
 }
 
 /** Verifies that `leaf` was signed by `issuer` and is valid at `at`. */
-export async function isIssuedBy(leaf: x509.X509Certificate, issuer: x509.X509Certificate, at = new Date()): Promise<boolean> {
+export async function isIssuedBy(
+  leaf: x509.X509Certificate,
+  issuer: x509.X509Certificate,
+  at = new Date(),
+): Promise<boolean> {
   if (at < leaf.notBefore || at > leaf.notAfter) return false;
   return leaf.verify({ publicKey: issuer.publicKey, signatureOnly: true });
 }
 
 /** Verifies an Ed25519 signature by the key in `cert` over `data`. */
-export async function verifyWithCertificate(cert: x509.X509Certificate, data: Uint8Array, signature: Uint8Array): Promise<boolean> {
+export async function verifyWithCertificate(
+  cert: x509.X509Certificate,
+  data: Uint8Array,
+  signature: Uint8Array,
+): Promise<boolean> {
   if (signature.length !== 64) return false; // RFC 8032 §5.1.6: Ed25519 signatures are 64 bytes
   const key = await cert.publicKey.export(ED25519, ['verify'], webcrypto as unknown as Crypto);
   return webcrypto.subtle.verify(ED25519, key, signature, data);
@@ -250,7 +279,11 @@ export async function signEd25519(privateKey: CryptoKey, data: Uint8Array): Prom
 
 /** Creates a CSR for the device's own key (the device side of activation). */
 export async function createDeviceCsr(keys: CryptoKeyPair, commonName: string): Promise<string> {
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({ name: nameOf({ CN: commonName }), keys, signingAlgorithm: ED25519 });
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: nameOf({ CN: commonName }),
+    keys,
+    signingAlgorithm: ED25519,
+  });
   return csr.toString('pem');
 }
 

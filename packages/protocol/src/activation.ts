@@ -11,7 +11,12 @@ export const ACTIVATION_MAX_ATTEMPTS = 5;
 export const ActivationCreateSchema = z
   .object({
     email: EmailSchema,
-    expiresInSeconds: z.number().int().min(ACTIVATION_MIN_TTL_S).max(ACTIVATION_MAX_TTL_S).default(ACTIVATION_DEFAULT_TTL_S),
+    expiresInSeconds: z
+      .number()
+      .int()
+      .min(ACTIVATION_MIN_TTL_S)
+      .max(ACTIVATION_MAX_TTL_S)
+      .default(ACTIVATION_DEFAULT_TTL_S),
   })
   .strict();
 
@@ -35,9 +40,18 @@ export const ActivationCreatedSchema = ActivationInfoSchema.extend({
 });
 
 /** The payload of an activation QR code. */
-export const ActivationQrSchema = z.object({ v: z.literal(1), server: z.string(), email: z.string(), password: z.string(), caFingerprint: z.string() });
+export const ActivationQrSchema = z.object({
+  v: z.literal(1),
+  server: z.string(),
+  email: z.string(),
+  password: z.string(),
+  caFingerprint: z.string(),
+});
 
-const B64Url = z.string().regex(/^[A-Za-z0-9_-]+$/).max(4096);
+const B64Url = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]+$/)
+  .max(4096);
 
 /** Step 1 of device activation: OPAQUE KE1. The password itself never leaves the device. */
 export const ActivationStartSchema = z.object({ email: EmailSchema, startLoginRequest: B64Url }).strict();

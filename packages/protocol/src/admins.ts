@@ -13,7 +13,9 @@ export const AdminSchema = z
   .meta({ id: 'Admin' });
 export type Admin = z.infer<typeof AdminSchema>;
 
-export const AdminCreateSchema = z.object({ email: EmailSchema, role: RoleSchema, password: PasswordSchema }).strict();
+export const AdminCreateSchema = z
+  .object({ email: EmailSchema, role: RoleSchema, password: PasswordSchema })
+  .strict();
 export const AdminUpdateSchema = z.object({ role: RoleSchema }).strict();
 export const AdminListSchema = z.object({ items: z.array(AdminSchema) });
 

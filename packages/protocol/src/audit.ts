@@ -17,8 +17,15 @@ export const AuditEntrySchema = z
   })
   .meta({ id: 'AuditEntry' });
 export type AuditEntry = z.infer<typeof AuditEntrySchema>;
-export const AuditListQuerySchema = PageQuerySchema.extend({ action: z.string().max(100).optional() }).strict();
-export const AuditPageSchema = z.object({ items: z.array(AuditEntrySchema), total: z.number().int(), limit: z.number().int(), offset: z.number().int() });
+export const AuditListQuerySchema = PageQuerySchema.extend({
+  action: z.string().max(100).optional(),
+}).strict();
+export const AuditPageSchema = z.object({
+  items: z.array(AuditEntrySchema),
+  total: z.number().int(),
+  limit: z.number().int(),
+  offset: z.number().int(),
+});
 export const AuditVerifySchema = z.object({
   ok: z.boolean(),
   entries: z.number().int(),

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 
-export const IdSchema = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'a UUID');
+export const IdSchema = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'a UUID');
 export const EmailSchema = z
   .string()
   .trim()
@@ -23,7 +25,12 @@ export type PageQuery = z.infer<typeof PageQuerySchema>;
 
 /** A page of results with the total that matched. */
 export function pageOf<T extends z.ZodType>(item: T) {
-  return z.object({ items: z.array(item), total: z.number().int(), limit: z.number().int(), offset: z.number().int() });
+  return z.object({
+    items: z.array(item),
+    total: z.number().int(),
+    limit: z.number().int(),
+    offset: z.number().int(),
+  });
 }
 
 export const OkSchema = z.object({ ok: z.literal(true) });

@@ -28,19 +28,41 @@ export const DeviceCommandSchema = z.object({
   state: z.enum(['queued', 'delivered', 'acknowledged', 'done', 'failed', 'expired']),
   createdAt: IsoDateSchema,
 });
-export const DeviceDetailSchema = DeviceSchema.extend({ certificate: z.string(), commands: z.array(DeviceCommandSchema) });
-export const DeviceListQuerySchema = PageQuerySchema.extend({ status: DeviceStatusSchema.optional(), userId: IdSchema.optional() }).strict();
+export const DeviceDetailSchema = DeviceSchema.extend({
+  certificate: z.string(),
+  commands: z.array(DeviceCommandSchema),
+});
+export const DeviceListQuerySchema = PageQuerySchema.extend({
+  status: DeviceStatusSchema.optional(),
+  userId: IdSchema.optional(),
+}).strict();
 export const DevicePageSchema = pageOf(DeviceSchema);
-export const DeviceCommandCreateSchema = z.object({ type: DeviceCommandTypeSchema, reason: z.string().max(500).optional() }).strict();
+export const DeviceCommandCreateSchema = z
+  .object({ type: DeviceCommandTypeSchema, reason: z.string().max(500).optional() })
+  .strict();
 
 /** Device authentication, step 1: ask for a nonce to sign. */
 export const DeviceChallengeSchema = z.object({ deviceId: IdSchema }).strict();
-export const DeviceChallengeResultSchema = z.object({ challengeId: IdSchema, nonce: z.string(), expiresAt: IsoDateSchema });
+export const DeviceChallengeResultSchema = z.object({
+  challengeId: IdSchema,
+  nonce: z.string(),
+  expiresAt: IsoDateSchema,
+});
 /** Step 2: the Ed25519 signature over the challenge's signing input, with the device certificate. */
 export const DeviceTokenRequestSchema = z
-  .object({ challengeId: IdSchema, signature: z.string().regex(/^[A-Za-z0-9_-]+$/).max(200) })
+  .object({
+    challengeId: IdSchema,
+    signature: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/)
+      .max(200),
+  })
   .strict();
-export const DeviceTokenSchema = z.object({ token: z.string(), expiresAt: IsoDateSchema, deviceId: IdSchema });
+export const DeviceTokenSchema = z.object({
+  token: z.string(),
+  expiresAt: IsoDateSchema,
+  deviceId: IdSchema,
+});
 
 /** What `GET /api/v1/device/me` tells an authenticated device about itself. */
 export const DeviceSelfSchema = z.object({

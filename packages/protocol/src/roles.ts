@@ -1,7 +1,13 @@
 import { z } from 'zod';
 
 /** Built-in administrator roles, from most to least powerful. */
-export const ROLES = ['security-admin', 'enterprise-admin', 'senior-helpdesk', 'junior-helpdesk', 'auditor'] as const;
+export const ROLES = [
+  'security-admin',
+  'enterprise-admin',
+  'senior-helpdesk',
+  'junior-helpdesk',
+  'auditor',
+] as const;
 export const RoleSchema = z.enum(ROLES);
 export type Role = z.infer<typeof RoleSchema>;
 

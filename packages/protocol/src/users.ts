@@ -21,12 +21,21 @@ export const UserCreateSchema = z
   .object({ email: EmailSchema, name: NameSchema, groups: z.array(GroupNameSchema).max(50).optional() })
   .strict();
 export const UserUpdateSchema = z
-  .object({ email: EmailSchema.optional(), name: NameSchema.optional(), groups: z.array(GroupNameSchema).max(50).optional() })
+  .object({
+    email: EmailSchema.optional(),
+    name: NameSchema.optional(),
+    groups: z.array(GroupNameSchema).max(50).optional(),
+  })
   .strict();
 export const UserListQuerySchema = PageQuerySchema.extend({ group: GroupNameSchema.optional() }).strict();
 export const UserPageSchema = pageOf(UserSchema);
 
-export const UserImportRowErrorSchema = z.object({ row: z.number().int(), email: z.string().optional(), code: z.string(), message: z.string() });
+export const UserImportRowErrorSchema = z.object({
+  row: z.number().int(),
+  email: z.string().optional(),
+  code: z.string(),
+  message: z.string(),
+});
 export const UserImportResultSchema = z.object({
   imported: z.number().int(),
   failed: z.number().int(),
@@ -35,9 +44,19 @@ export const UserImportResultSchema = z.object({
 export type UserImportResult = z.infer<typeof UserImportResultSchema>;
 
 export const GroupSchema = z
-  .object({ id: IdSchema, name: z.string(), description: z.string(), memberCount: z.number().int(), createdAt: IsoDateSchema })
+  .object({
+    id: IdSchema,
+    name: z.string(),
+    description: z.string(),
+    memberCount: z.number().int(),
+    createdAt: IsoDateSchema,
+  })
   .meta({ id: 'Group' });
 export type Group = z.infer<typeof GroupSchema>;
-export const GroupCreateSchema = z.object({ name: GroupNameSchema, description: z.string().max(1000).default('') }).strict();
-export const GroupUpdateSchema = z.object({ name: GroupNameSchema.optional(), description: z.string().max(1000).optional() }).strict();
+export const GroupCreateSchema = z
+  .object({ name: GroupNameSchema, description: z.string().max(1000).default('') })
+  .strict();
+export const GroupUpdateSchema = z
+  .object({ name: GroupNameSchema.optional(), description: z.string().max(1000).optional() })
+  .strict();
 export const GroupPageSchema = pageOf(GroupSchema);

@@ -4,7 +4,13 @@ import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Enclave } from './bootstrap.js';
 import { ActivationRepository, ActivationService, activationRoutes } from './modules/activation/index.js';
-import { AdminRepository, AdminService, AuthService, SetupService, adminRoutes } from './modules/admins/index.js';
+import {
+  AdminRepository,
+  AdminService,
+  AuthService,
+  SetupService,
+  adminRoutes,
+} from './modules/admins/index.js';
 import { AuditRepository, AuditService, auditRoutes } from './modules/audit/index.js';
 import { DeviceAuthService, DeviceRepository, DeviceService, deviceRoutes } from './modules/devices/index.js';
 import { PkiService, pkiRoutes } from './modules/pki/index.js';
@@ -53,18 +59,34 @@ export function buildServices(enclave: Enclave, opts: AppOptions): Services {
   const deviceRepo = new DeviceRepository(db);
   const devices = new DeviceService(deviceRepo, pki, audit);
   const deviceAuth = new DeviceAuthService(deviceRepo, pki, audit);
-  const activation = new ActivationService(new ActivationRepository(db), users, deviceRepo, pki, audit, enclave.secrets, {
-    serverSetup: enclave.serverSetup,
-    publicUrl: opts.publicUrl,
-    deviceLimit: opts.deviceLimit ?? 5,
-  });
+  const activation = new ActivationService(
+    new ActivationRepository(db),
+    users,
+    deviceRepo,
+    pki,
+    audit,
+    enclave.secrets,
+    {
+      serverSetup: enclave.serverSetup,
+      publicUrl: opts.publicUrl,
+      deviceLimit: opts.deviceLimit ?? 5,
+    },
+  );
   return { audit, auth, admins, setup, users, groups, pki, devices, deviceAuth, activation };
 }
 
 /** The full route table (used by the server, the OpenAPI generator and the role-matrix test). */
 export function routeTable(s: Services, enclave: Enclave): RouteSpec[] {
   const ops: RouteSpec[] = [
-    route({ method: 'GET', url: '/healthz', summary: 'Liveness', tag: 'ops', auth: 'none', response: z.object({ ok: z.literal(true) }), handler: () => Promise.resolve({ ok: true as const }) }),
+    route({
+      method: 'GET',
+      url: '/healthz',
+      summary: 'Liveness',
+      tag: 'ops',
+      auth: 'none',
+      response: z.object({ ok: z.literal(true) }),
+      handler: () => Promise.resolve({ ok: true as const }),
+    }),
     route({
       method: 'GET',
       url: '/readyz',
@@ -94,18 +116,28 @@ export function routeTable(s: Services, enclave: Enclave): RouteSpec[] {
 }
 
 /** Builds the Fastify app with every route; `app.inject` drives it in tests without a port. */
-export async function buildApp(enclave: Enclave, opts: AppOptions): Promise<{ app: FastifyInstance; routes: RouteSpec[]; services: Services }> {
+export async function buildApp(
+  enclave: Enclave,
+  opts: AppOptions,
+): Promise<{ app: FastifyInstance; routes: RouteSpec[]; services: Services }> {
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: BODY_LIMIT,
-    ...(opts.https ? { https: { key: opts.https.key, cert: opts.https.cert, minVersion: 'TLSv1.2' as const } } : {}),
+    ...(opts.https
+      ? { https: { key: opts.https.key, cert: opts.https.cert, minVersion: 'TLSv1.2' as const } }
+      : {}),
     requestIdHeader: false,
     genReqId: () => crypto.randomUUID(),
     // A query string like ?a=1&a=2 becomes an array; zod then rejects it with a clear message.
     routerOptions: { maxParamLength: 200 },
   });
   await app.register(cookie);
-  app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, body));
+  // Bodies are JSON (docs/API.md) except the CSV import; Fastify's default text/plain parser would
+  // hand a string to the JSON routes, which then fail validation instead of answering 415.
+  app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) =>
+    done(null, body),
+  );
   installErrorHandler(app);
   app.addHook('onSend', (_req, reply, payload, done) => {
     reply.header('cache-control', 'no-store');
@@ -115,11 +147,22 @@ export async function buildApp(enclave: Enclave, opts: AppOptions): Promise<{ ap
   });
   const services = buildServices(enclave, opts);
   const routes = routeTable(services, enclave);
-  const openapi = buildOpenApi(routes, VERSION);
+  let openapi: Record<string, unknown> = {};
   const all = [
     ...routes,
-    route({ method: 'GET', url: '/api/v1/openapi.json', summary: 'This OpenAPI document', tag: 'ops', auth: 'none', handler: () => Promise.resolve(openapi) }),
+    route({
+      method: 'GET',
+      url: '/api/v1/openapi.json',
+      summary: 'This OpenAPI document',
+      tag: 'ops',
+      auth: 'none',
+      handler: () => Promise.resolve(openapi),
+    }),
   ];
-  registerRoutes(app, all, { admin: (r) => services.auth.authenticate(r), device: (r) => services.deviceAuth.authenticate(r) });
+  openapi = buildOpenApi(all, VERSION); // built from `all`, so the document lists itself as docs/API.md does
+  registerRoutes(app, all, {
+    admin: (r) => services.auth.authenticate(r),
+    device: (r) => services.deviceAuth.authenticate(r),
+  });
   return { app, routes: all, services };
 }

@@ -48,7 +48,11 @@ const TLS_RENEW_MS = 30 * 86_400_000;
 
 async function isInitialised(handle: DbHandle): Promise<boolean> {
   try {
-    const row = await handle.db.selectFrom('meta').select('value').where('key', '=', 'kek_salt').executeTakeFirst();
+    const row = await handle.db
+      .selectFrom('meta')
+      .select('value')
+      .where('key', '=', 'kek_salt')
+      .executeTakeFirst();
     return row !== undefined;
   } catch {
     return false; // no meta table yet
@@ -62,7 +66,9 @@ async function isInitialised(handle: DbHandle): Promise<boolean> {
 export async function openEnclave(opts: OpenOptions): Promise<Enclave> {
   const env = opts.env ?? process.env;
   const isSqlite = !opts.dbUrl || opts.dbUrl.startsWith('sqlite:');
-  const dbExists = !isSqlite || fs.existsSync(opts.dbUrl?.startsWith('sqlite:') ? opts.dbUrl.slice(7) : sqlitePath(opts.dataDir));
+  const dbExists =
+    !isSqlite ||
+    fs.existsSync(opts.dbUrl?.startsWith('sqlite:') ? opts.dbUrl.slice(7) : sqlitePath(opts.dataDir));
   const handle = openDatabase({ dataDir: opts.dataDir, dbUrl: opts.dbUrl });
   try {
     const initialised = dbExists && (await isInitialised(handle));
@@ -89,7 +95,12 @@ export function defaultHosts(): string[] {
   return [...new Set(['localhost', '127.0.0.1', '::1', os.hostname()])];
 }
 
-async function createMaterial(meta: MetaRepository, keystore: Keystore, organization: string, hosts: string[]): Promise<void> {
+async function createMaterial(
+  meta: MetaRepository,
+  keystore: Keystore,
+  organization: string,
+  hosts: string[],
+): Promise<void> {
   const { root, issuing } = await createEnterpriseCa(organization);
   await keystore.put('root-ca', await exportPkcs8(root.privateKey));
   await keystore.put('issuing-ca', await exportPkcs8(issuing.privateKey));
@@ -104,7 +115,12 @@ async function createMaterial(meta: MetaRepository, keystore: Keystore, organiza
   await issueTls(meta, keystore, { certificate: issuing.certificate, privateKey: issuing.privateKey }, hosts);
 }
 
-async function issueTls(meta: MetaRepository, keystore: Keystore, issuing: { certificate: x509.X509Certificate; privateKey: CryptoKey }, hosts: string[]) {
+async function issueTls(
+  meta: MetaRepository,
+  keystore: Keystore,
+  issuing: { certificate: x509.X509Certificate; privateKey: CryptoKey },
+  hosts: string[],
+) {
   const tls = await issueServerCertificate(issuing, hosts);
   await keystore.put('tls', tls.privateKeyPkcs8);
   await meta.set('tls_cert', tls.certificate.toString('pem'));
@@ -112,7 +128,7 @@ async function issueTls(meta: MetaRepository, keystore: Keystore, issuing: { cer
 
 function tlsCovers(certPem: string, hosts: string[]): boolean {
   const cert = parseCertificate(certPem);
-  const san = cert.getExtension('2.5.29.17') as x509.SubjectAlternativeNameExtension | null;
+  const san = cert.getExtension<x509.SubjectAlternativeNameExtension>('2.5.29.17');
   const names = new Set((san?.names.items ?? []).map((n) => n.value));
   return hosts.every((h) => names.has(h)) && cert.notAfter.getTime() - Date.now() > TLS_RENEW_MS;
 }
@@ -120,18 +136,27 @@ function tlsCovers(certPem: string, hosts: string[]): boolean {
 async function loadMaterial(handle: DbHandle, meta: MetaRepository, keystore: Keystore, hosts: string[]) {
   const need = async (key: string) => {
     const v = await meta.get(key);
-    if (v === undefined) throw new KekError(`the installation is incomplete (${key} missing): restore the database from a backup`);
+    if (v === undefined)
+      throw new KekError(
+        `the installation is incomplete (${key} missing): restore the database from a backup`,
+      );
     return v;
   };
   await opaque.ready;
   const organization = await need('organization');
   const root = parseCertificate(await need('root_cert'));
   const issuingCert = parseCertificate(await need('issuing_cert'));
-  const issuing = { certificate: issuingCert, privateKey: await importPkcs8(await keystore.get('issuing-ca'), 'ed25519') };
+  const issuing = {
+    certificate: issuingCert,
+    privateKey: await importPkcs8(await keystore.get('issuing-ca'), 'ed25519'),
+  };
   let tlsCert = await need('tls_cert');
   if (!tlsCovers(tlsCert, hosts)) {
-    const existing = parseCertificate(tlsCert).getExtension('2.5.29.17') as x509.SubjectAlternativeNameExtension | null;
-    await issueTls(meta, keystore, issuing, [...new Set([...hosts, ...(existing?.names.items ?? []).map((n) => n.value)])]);
+    const existing =
+      parseCertificate(tlsCert).getExtension<x509.SubjectAlternativeNameExtension>('2.5.29.17');
+    await issueTls(meta, keystore, issuing, [
+      ...new Set([...hosts, ...(existing?.names.items ?? []).map((n) => n.value)]),
+    ]);
     tlsCert = await need('tls_cert');
   }
   const chainPem = [issuingCert.toString('pem'), root.toString('pem')].join('\n');

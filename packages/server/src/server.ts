@@ -19,13 +19,19 @@ const PURGE_INTERVAL_MS = 60_000;
  * `enclave server`: opens (or initialises) the installation and serves API, stream and console on
  * one HTTPS listener. Prints the banner and a ready line through `print`.
  */
-export async function runServer(input: ServerConfigInput, print: (line: string) => void = (l) => process.stdout.write(`${l}\n`), env = process.env): Promise<RunningServer> {
+export async function runServer(
+  input: ServerConfigInput,
+  print: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+  env = process.env,
+): Promise<RunningServer> {
   const cfg = ServerConfigSchema.parse(input);
   const hosts = ['localhost', '127.0.0.1', '::1'];
-  if (!['0.0.0.0', '::'].includes(cfg.listen.host) && !hosts.includes(cfg.listen.host)) hosts.push(cfg.listen.host);
+  if (!['0.0.0.0', '::'].includes(cfg.listen.host) && !hosts.includes(cfg.listen.host))
+    hosts.push(cfg.listen.host);
   const enclave = await openEnclave({ dataDir: cfg.dataDir, dbUrl: cfg.dbUrl, env, hosts });
   let https = { key: enclave.tls.keyPem, cert: `${enclave.tls.certPem}\n${enclave.tls.chainPem}` };
-  if (cfg.tlsCertFile && cfg.tlsKeyFile) https = { key: fs.readFileSync(cfg.tlsKeyFile, 'utf8'), cert: fs.readFileSync(cfg.tlsCertFile, 'utf8') };
+  if (cfg.tlsCertFile && cfg.tlsKeyFile)
+    https = { key: fs.readFileSync(cfg.tlsKeyFile, 'utf8'), cert: fs.readFileSync(cfg.tlsCertFile, 'utf8') };
   const displayHost = cfg.listen.host.includes(':') ? `[${cfg.listen.host}]` : cfg.listen.host;
   let publicUrl = cfg.publicUrl ?? `https://${displayHost}:${cfg.listen.port}`;
   const { app, services } = await buildApp(enclave, {
@@ -38,23 +44,46 @@ export async function runServer(input: ServerConfigInput, print: (line: string) 
     await app.listen({ host: cfg.listen.host, port: cfg.listen.port });
   } catch (err) {
     await enclave.close();
-    throw new Error(`cannot listen on ${cfg.listen.host}:${cfg.listen.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    throw new Error(
+      `cannot listen on ${cfg.listen.host}:${cfg.listen.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      { cause: err },
+    );
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : cfg.listen.port;
   const url = `https://${displayHost}:${port}`;
   if (!cfg.publicUrl) publicUrl = url;
-  if (enclave.created) await services.audit.record({ actor: SYSTEM, action: 'system.initialised', details: { organization: enclave.pki.organization, caFingerprint: enclave.pki.caFingerprint } });
-  await services.audit.record({ actor: SYSTEM, action: 'system.started', details: { version: VERSION, url } });
+  if (enclave.created)
+    await services.audit.record({
+      actor: SYSTEM,
+      action: 'system.initialised',
+      details: { organization: enclave.pki.organization, caFingerprint: enclave.pki.caFingerprint },
+    });
+  await services.audit.record({
+    actor: SYSTEM,
+    action: 'system.started',
+    details: { version: VERSION, url },
+  });
   const setupCode = await services.setup.issueCodeIfNeeded();
 
   const purge = setInterval(() => {
     void services.activation.purge().catch(() => undefined);
+    void services.deviceAuth.purge().catch(() => undefined);
   }, PURGE_INTERVAL_MS);
   purge.unref();
 
   if (cfg.json) {
-    print(JSON.stringify({ event: 'ready', url, caFingerprint: enclave.pki.caFingerprint, organization: enclave.pki.organization, setupCode, version: VERSION, database: enclave.handle.description }));
+    print(
+      JSON.stringify({
+        event: 'ready',
+        url,
+        caFingerprint: enclave.pki.caFingerprint,
+        organization: enclave.pki.organization,
+        setupCode,
+        version: VERSION,
+        database: enclave.handle.description,
+      }),
+    );
   } else {
     print(`Enclave ${VERSION} — ${enclave.pki.organization}${enclave.created ? ' (new installation)' : ''}`);
     print(`  URL             ${url}`);
@@ -62,12 +91,16 @@ export async function runServer(input: ServerConfigInput, print: (line: string) 
     print(`  Database        ${enclave.handle.description}`);
     if (enclave.kek.source === 'file') {
       print(`  Key file        ${kekFilePath(cfg.dataDir)}${enclave.kek.created ? ' (created now)' : ''}`);
-      print('  WARNING: the key-encryption key is stored next to the data it protects. Move it off this disk:');
+      print(
+        '  WARNING: the key-encryption key is stored next to the data it protects. Move it off this disk:',
+      );
       print('           keep a copy in your password vault and run with ENCLAVE_KEK set instead.');
     }
     if (setupCode) {
       print(`  Setup code      ${setupCode}   (one-time; create the first Security Administrator with:)`);
-      print(`    enclave setup --server ${url} --code ${setupCode} --email you@example.com --password-file ./admin-password`);
+      print(
+        `    enclave setup --server ${url} --code ${setupCode} --email you@example.com --password-file ./admin-password`,
+      );
     }
     print(`Enclave ready at ${url} (CA fingerprint ${enclave.pki.caFingerprint})`);
   }

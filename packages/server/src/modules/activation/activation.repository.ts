@@ -26,13 +26,21 @@ export class ActivationRepository {
       .execute();
   }
   listForUser(userId: string) {
-    return this.db.selectFrom('activations').selectAll().where('user_id', '=', userId).orderBy('created_at', 'desc').limit(100).execute();
+    return this.db
+      .selectFrom('activations')
+      .selectAll()
+      .where('user_id', '=', userId)
+      .orderBy('created_at', 'desc')
+      .limit(100)
+      .execute();
   }
   async adjustAttempts(ids: string[], delta: 1 | -1): Promise<void> {
     if (ids.length === 0) return;
     await this.db
       .updateTable('activations')
-      .set((eb) => ({ failed_attempts: delta === 1 ? eb('failed_attempts', '+', 1) : eb('failed_attempts', '-', 1) }))
+      .set((eb) => ({
+        failed_attempts: delta === 1 ? eb('failed_attempts', '+', 1) : eb('failed_attempts', '-', 1),
+      }))
       .where('id', 'in', ids)
       .where('used_at', 'is', null)
       .execute();
@@ -47,7 +55,11 @@ export class ActivationRepository {
   /** Reads and deletes an attempt: each OPAQUE login state is used at most once. */
   async takeAttempt(id: string) {
     return this.db.transaction().execute(async (trx) => {
-      const row = await trx.selectFrom('activation_attempts').selectAll().where('id', '=', id).executeTakeFirst();
+      const row = await trx
+        .selectFrom('activation_attempts')
+        .selectAll()
+        .where('id', '=', id)
+        .executeTakeFirst();
       if (row) await trx.deleteFrom('activation_attempts').where('id', '=', id).execute();
       return row;
     });
@@ -60,7 +72,12 @@ export class ActivationRepository {
    * Marks the activation used and records the device in one transaction. The `used_at is null`
    * guard makes a password single-use even when two devices race with it.
    */
-  async consume(activationId: string, deviceId: string, now: string, device: Database['devices']): Promise<boolean> {
+  async consume(
+    activationId: string,
+    deviceId: string,
+    now: string,
+    device: Database['devices'],
+  ): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       const r = await trx
         .updateTable('activations')

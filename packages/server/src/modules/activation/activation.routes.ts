@@ -77,7 +77,8 @@ export function activationRoutes(activation: ActivationService): RouteSpec[] {
     route({
       method: 'POST',
       url: '/api/v1/activation/abort',
-      summary: 'Device activation: report that no record opened with the typed password (always answers an error)',
+      summary:
+        'Device activation: report that no record opened with the typed password (always answers an error)',
       tag: 'activation',
       auth: 'none',
       body: ActivationAbortSchema,

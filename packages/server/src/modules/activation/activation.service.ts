@@ -44,7 +44,8 @@ function present(row: ActivationRow, email: string) {
   };
 }
 
-const wrongPassword = () => new AppError(401, 'activation_password_wrong', 'the activation password is wrong for this email');
+const wrongPassword = () =>
+  new AppError(401, 'activation_password_wrong', 'the activation password is wrong for this email');
 
 /**
  * One-time activation passwords, proven with OPAQUE (RFC 9807): the server registers the password's
@@ -68,14 +69,26 @@ export class ActivationService {
     const now = new Date();
     const live = (await this.repo.listForUser(user.id)).filter((r) => activationStatus(r) === 'live');
     if (live.length >= MAX_LIVE_PER_USER) {
-      throw new AppError(409, 'activation_limit', `this user already has ${MAX_LIVE_PER_USER} live activation passwords: revoke some first`);
+      throw new AppError(
+        409,
+        'activation_limit',
+        `this user already has ${MAX_LIVE_PER_USER} live activation passwords: revoke some first`,
+      );
     }
     const id = crypto.randomUUID();
     const password = generateActivationPassword();
     // The server plays both OPAQUE roles once, keeps only the record, and forgets the password.
     const reg = opaque.client.startRegistration({ password });
-    const { registrationResponse } = opaque.server.createRegistrationResponse({ serverSetup: this.opts.serverSetup, userIdentifier: id, registrationRequest: reg.registrationRequest });
-    const { registrationRecord } = opaque.client.finishRegistration({ clientRegistrationState: reg.clientRegistrationState, registrationResponse, password });
+    const { registrationResponse } = opaque.server.createRegistrationResponse({
+      serverSetup: this.opts.serverSetup,
+      userIdentifier: id,
+      registrationRequest: reg.registrationRequest,
+    });
+    const { registrationRecord } = opaque.client.finishRegistration({
+      clientRegistrationState: reg.clientRegistrationState,
+      registrationResponse,
+      password,
+    });
     const row: ActivationRow = {
       id,
       user_id: user.id,
@@ -88,8 +101,20 @@ export class ActivationService {
       device_id: null,
     };
     await this.repo.insert(row);
-    await this.audit.record({ actor: actorOf(by), action: 'activation.created', target: user.email, details: { activationId: id, expiresAt: row.expires_at }, ip });
-    const qr = JSON.stringify({ v: 1, server: this.opts.publicUrl, email: user.email, password, caFingerprint: this.pki.caFingerprint });
+    await this.audit.record({
+      actor: actorOf(by),
+      action: 'activation.created',
+      target: user.email,
+      details: { activationId: id, expiresAt: row.expires_at },
+      ip,
+    });
+    const qr = JSON.stringify({
+      v: 1,
+      server: this.opts.publicUrl,
+      email: user.email,
+      password,
+      caFingerprint: this.pki.caFingerprint,
+    });
     return { ...present(row, user.email), password, qr };
   }
 
@@ -110,13 +135,26 @@ export class ActivationService {
   async start(email: string, startLoginRequest: string, ip: string) {
     const now = new Date();
     const user = await this.users.byEmail(email).catch(() => undefined);
-    const rows = user ? await this.repo.recentForUser(user.id, new Date(now.getTime() - RECENT_MS).toISOString()) : [];
+    const rows = user
+      ? await this.repo.recentForUser(user.id, new Date(now.getTime() - RECENT_MS).toISOString())
+      : [];
     const iso = now.toISOString();
     // A locked password never takes part again: answering for it would let a guesser keep testing.
     const candidates = rows.filter((r) => activationStatus(r, iso) !== 'locked').slice(0, 20);
     if (user && candidates.length === 0 && rows.some((r) => activationStatus(r, iso) === 'locked')) {
-      await this.audit.record({ actor: { type: 'anonymous', label: email }, action: 'activation.failed', target: email, outcome: 'failure', details: { reason: 'locked' }, ip });
-      throw new AppError(403, 'activation_locked', 'this activation password was locked after too many wrong tries: ask your helpdesk for a new one');
+      await this.audit.record({
+        actor: { type: 'anonymous', label: email },
+        action: 'activation.failed',
+        target: email,
+        outcome: 'failure',
+        details: { reason: 'locked' },
+        ip,
+      });
+      throw new AppError(
+        403,
+        'activation_locked',
+        'this activation password was locked after too many wrong tries: ask your helpdesk for a new one',
+      );
     }
     const attemptId = crypto.randomUUID();
     const states: string[] = [];
@@ -124,12 +162,22 @@ export class ActivationService {
     try {
       if (candidates.length === 0) {
         // Unknown email or nothing to activate: answer like a real record so emails cannot be probed.
-        const fake = opaque.server.startLogin({ serverSetup: this.opts.serverSetup, userIdentifier: attemptId, registrationRecord: null, startLoginRequest });
+        const fake = opaque.server.startLogin({
+          serverSetup: this.opts.serverSetup,
+          userIdentifier: attemptId,
+          registrationRecord: null,
+          startLoginRequest,
+        });
         loginResponses.push(fake.loginResponse);
         states.push('');
       }
       for (const c of candidates) {
-        const r = opaque.server.startLogin({ serverSetup: this.opts.serverSetup, userIdentifier: c.id, registrationRecord: c.registration_record, startLoginRequest });
+        const r = opaque.server.startLogin({
+          serverSetup: this.opts.serverSetup,
+          userIdentifier: c.id,
+          registrationRecord: c.registration_record,
+          startLoginRequest,
+        });
         loginResponses.push(r.loginResponse);
         states.push(r.serverLoginState);
       }
@@ -152,39 +200,75 @@ export class ActivationService {
   private async takeAttempt(attemptId: string) {
     const attempt = await this.repo.takeAttempt(attemptId);
     if (!attempt || attempt.expires_at <= new Date().toISOString()) {
-      throw new AppError(401, 'activation_session_invalid', 'the activation attempt is unknown or expired: start again');
+      throw new AppError(
+        401,
+        'activation_session_invalid',
+        'the activation attempt is unknown or expired: start again',
+      );
     }
     const meta = JSON.parse(attempt.candidates) as { ids: string[]; live: string[]; email: string };
-    const states = JSON.parse(this.secrets.open(attempt.states_sealed, `activation-attempt:${attemptId}`)) as string[];
+    const states = JSON.parse(
+      this.secrets.open(attempt.states_sealed, `activation-attempt:${attemptId}`),
+    ) as string[];
     return { attempt, meta, states };
   }
 
   /** The device found no record its password opens. The try was already counted; this reports it. */
   async abort(attemptId: string, ip: string): Promise<never> {
     const { meta } = await this.takeAttempt(attemptId);
-    const rows = (await Promise.all(meta.live.map((id) => this.repo.byId(id)))).filter((r): r is ActivationRow => r !== undefined);
+    const rows = (await Promise.all(meta.live.map((id) => this.repo.byId(id)))).filter(
+      (r): r is ActivationRow => r !== undefined,
+    );
     const nowLocked = rows.filter((r) => activationStatus(r) === 'locked');
     const anon = { type: 'anonymous' as const, label: meta.email };
-    await this.audit.record({ actor: anon, action: 'activation.failed', target: meta.email, outcome: 'failure', details: { reason: 'wrong_password' }, ip });
+    await this.audit.record({
+      actor: anon,
+      action: 'activation.failed',
+      target: meta.email,
+      outcome: 'failure',
+      details: { reason: 'wrong_password' },
+      ip,
+    });
     for (const r of nowLocked.filter((x) => x.failed_attempts === ACTIVATION_MAX_ATTEMPTS)) {
-      await this.audit.record({ actor: anon, action: 'activation.locked', target: meta.email, outcome: 'failure', details: { activationId: r.id }, ip });
+      await this.audit.record({
+        actor: anon,
+        action: 'activation.locked',
+        target: meta.email,
+        outcome: 'failure',
+        details: { activationId: r.id },
+        ip,
+      });
     }
     if (rows.length > 0 && nowLocked.length === rows.length) {
-      throw new AppError(403, 'activation_locked', 'too many wrong tries: this activation password is now locked; ask your helpdesk for a new one');
+      throw new AppError(
+        403,
+        'activation_locked',
+        'too many wrong tries: this activation password is now locked; ask your helpdesk for a new one',
+      );
     }
     const left = rows.length ? Math.min(...rows.map((r) => ACTIVATION_MAX_ATTEMPTS - r.failed_attempts)) : 0;
-    throw new AppError(401, 'activation_password_wrong', `the activation password is wrong for this email${left ? ` (${left} tries left)` : ''}`);
+    throw new AppError(
+      401,
+      'activation_password_wrong',
+      `the activation password is wrong for this email${left ? ` (${left} tries left)` : ''}`,
+    );
   }
 
   /** OPAQUE KE3 for the record the device's password opened, then the sealed CSR → certificate. */
-  async finish(input: { attemptId: string; index: number; finishLoginRequest: string; sealed: string }, ip: string) {
+  async finish(
+    input: { attemptId: string; index: number; finishLoginRequest: string; sealed: string },
+    ip: string,
+  ) {
     const { meta, states } = await this.takeAttempt(input.attemptId);
     const activationId = meta.ids[input.index];
     const state = states[input.index];
     if (!activationId || !state) throw wrongPassword();
     let sessionKey: string;
     try {
-      ({ sessionKey } = opaque.server.finishLogin({ serverLoginState: state, finishLoginRequest: input.finishLoginRequest }));
+      ({ sessionKey } = opaque.server.finishLogin({
+        serverLoginState: state,
+        finishLoginRequest: input.finishLoginRequest,
+      }));
     } catch {
       throw wrongPassword();
     }
@@ -196,28 +280,70 @@ export class ActivationService {
     const anon = { type: 'anonymous' as const, label: user.email };
     const status = activationStatus(row);
     if (status === 'used') {
-      await this.audit.record({ actor: anon, action: 'activation.failed', target: user.email, outcome: 'failure', details: { reason: 'used', activationId }, ip });
-      throw new AppError(409, 'activation_used', 'this activation password was already used: ask your helpdesk for a new one');
+      await this.audit.record({
+        actor: anon,
+        action: 'activation.failed',
+        target: user.email,
+        outcome: 'failure',
+        details: { reason: 'used', activationId },
+        ip,
+      });
+      throw new AppError(
+        409,
+        'activation_used',
+        'this activation password was already used: ask your helpdesk for a new one',
+      );
     }
     if (status === 'expired') {
-      await this.audit.record({ actor: anon, action: 'activation.failed', target: user.email, outcome: 'failure', details: { reason: 'expired', activationId }, ip });
-      throw new AppError(410, 'activation_expired', 'this activation password has expired: ask your helpdesk for a new one');
+      await this.audit.record({
+        actor: anon,
+        action: 'activation.failed',
+        target: user.email,
+        outcome: 'failure',
+        details: { reason: 'expired', activationId },
+        ip,
+      });
+      throw new AppError(
+        410,
+        'activation_expired',
+        'this activation password has expired: ask your helpdesk for a new one',
+      );
     }
     const channel = activationChannel(sessionKey, input.attemptId);
     let request;
     try {
       request = ActivationRequestSchema.parse(channel.openFromDevice(input.sealed));
     } catch {
-      throw new AppError(400, 'bad_request', 'the sealed activation request cannot be opened or is malformed');
+      throw new AppError(
+        400,
+        'bad_request',
+        'the sealed activation request cannot be opened or is malformed',
+      );
     }
     if (user.deviceCount >= this.opts.deviceLimit) {
-      await this.audit.record({ actor: anon, action: 'activation.failed', target: user.email, outcome: 'failure', details: { reason: 'device_limit', limit: this.opts.deviceLimit }, ip });
-      throw new AppError(409, 'device_limit_reached', `this user already has ${this.opts.deviceLimit} active devices: revoke one first`);
+      await this.audit.record({
+        actor: anon,
+        action: 'activation.failed',
+        target: user.email,
+        outcome: 'failure',
+        details: { reason: 'device_limit', limit: this.opts.deviceLimit },
+        ip,
+      });
+      throw new AppError(
+        409,
+        'device_limit_reached',
+        `this user already has ${this.opts.deviceLimit} active devices: revoke one first`,
+      );
     }
     const deviceId = crypto.randomUUID();
     let cert;
     try {
-      cert = await this.pki.issueDevice({ csrPem: request.csr, deviceId, userId: user.id, email: user.email });
+      cert = await this.pki.issueDevice({
+        csrPem: request.csr,
+        deviceId,
+        userId: user.id,
+        email: user.email,
+      });
     } catch (err) {
       if (err instanceof CsrError) throw new AppError(400, 'csr_invalid', err.message);
       throw err;
@@ -238,17 +364,37 @@ export class ActivationService {
       revoked_at: null,
     };
     if (!(await this.repo.consume(activationId, deviceId, now, device))) {
-      throw new AppError(409, 'activation_used', 'this activation password was already used: ask your helpdesk for a new one');
+      throw new AppError(
+        409,
+        'activation_used',
+        'this activation password was already used: ask your helpdesk for a new one',
+      );
     }
-    await this.audit.record({ actor: anon, action: 'activation.used', target: user.email, details: { activationId, deviceId }, ip });
+    await this.audit.record({
+      actor: anon,
+      action: 'activation.used',
+      target: user.email,
+      details: { activationId, deviceId },
+      ip,
+    });
     await this.audit.record({
       actor: { type: 'device', id: deviceId, label: user.email },
       action: 'device.activated',
       target: deviceId,
-      details: { platform: request.platform, clientVersion: request.clientVersion, serial: device.certificate_serial },
+      details: {
+        platform: request.platform,
+        clientVersion: request.clientVersion,
+        serial: device.certificate_serial,
+      },
       ip,
     });
-    const grant: ActivationGrant = { deviceId, certificate: device.certificate, chain: this.pki.chainPems(), caFingerprint: this.pki.caFingerprint, userEmail: user.email };
+    const grant: ActivationGrant = {
+      deviceId,
+      certificate: device.certificate,
+      chain: this.pki.chainPems(),
+      caFingerprint: this.pki.caFingerprint,
+      userEmail: user.email,
+    };
     return { sealed: channel.sealToDevice(grant) };
   }
 

@@ -17,7 +17,10 @@ export class AdminRepository {
     return this.db.selectFrom('admins').selectAll().orderBy('email').execute();
   }
   async count(): Promise<number> {
-    const r = await this.db.selectFrom('admins').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    const r = await this.db
+      .selectFrom('admins')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
     return Number(r.n);
   }
   async insert(row: AdminRow): Promise<void> {
@@ -34,7 +37,12 @@ export class AdminRepository {
   async changeKeepingSecurityAdmin(id: string, change: { role: string } | 'delete'): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       if (change === 'delete') await trx.deleteFrom('admins').where('id', '=', id).execute();
-      else await trx.updateTable('admins').set({ role: change.role, updated_at: new Date().toISOString() }).where('id', '=', id).execute();
+      else
+        await trx
+          .updateTable('admins')
+          .set({ role: change.role, updated_at: new Date().toISOString() })
+          .where('id', '=', id)
+          .execute();
       const left = await trx
         .selectFrom('admins')
         .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -52,7 +60,14 @@ export class AdminRepository {
     return this.db
       .selectFrom('admin_sessions')
       .innerJoin('admins', 'admins.id', 'admin_sessions.admin_id')
-      .select(['admin_sessions.id as sessionId', 'admin_sessions.csrf_hash', 'admin_sessions.expires_at', 'admins.id as adminId', 'admins.email', 'admins.role'])
+      .select([
+        'admin_sessions.id as sessionId',
+        'admin_sessions.csrf_hash',
+        'admin_sessions.expires_at',
+        'admins.id as adminId',
+        'admins.email',
+        'admins.role',
+      ])
       .where('admin_sessions.token_hash', '=', tokenHash)
       .executeTakeFirst();
   }

@@ -44,7 +44,13 @@ export function adminRoutes(auth: AuthService, admins: AdminService, setup: Setu
       handler: async ({ body, ip, reply }) => {
         const result = await auth.login(body, ip);
         // Browsers use the HttpOnly cookie plus the CSRF token; the CLI uses the bearer token.
-        reply.setCookie(SESSION_COOKIE, result.token, { httpOnly: true, secure: true, sameSite: 'strict', path: '/', expires: new Date(result.expiresAt) });
+        reply.setCookie(SESSION_COOKIE, result.token, {
+          httpOnly: true,
+          secure: true,
+          sameSite: 'strict',
+          path: '/',
+          expires: new Date(result.expiresAt),
+        });
         return result;
       },
     }),
@@ -61,7 +67,15 @@ export function adminRoutes(auth: AuthService, admins: AdminService, setup: Setu
         return { ok: true as const };
       },
     }),
-    route({ method: 'GET', url: '/api/v1/auth/me', summary: 'The signed-in administrator', tag: 'auth', auth: 'admin', response: AdminSchema, handler: ({ principal }) => auth.me(principal) }),
+    route({
+      method: 'GET',
+      url: '/api/v1/auth/me',
+      summary: 'The signed-in administrator',
+      tag: 'auth',
+      auth: 'admin',
+      response: AdminSchema,
+      handler: ({ principal }) => auth.me(principal),
+    }),
     route({
       method: 'POST',
       url: '/api/v1/auth/totp/enroll',
@@ -81,7 +95,16 @@ export function adminRoutes(auth: AuthService, admins: AdminService, setup: Setu
       response: AdminSchema,
       handler: ({ principal, body, ip }) => auth.confirmTotp(principal, body.code, ip),
     }),
-    route({ method: 'GET', url: '/api/v1/admins', summary: 'List administrators', tag: 'admins', auth: 'admin', permission: 'admins:read', response: AdminListSchema, handler: () => admins.list() }),
+    route({
+      method: 'GET',
+      url: '/api/v1/admins',
+      summary: 'List administrators',
+      tag: 'admins',
+      auth: 'admin',
+      permission: 'admins:read',
+      response: AdminListSchema,
+      handler: () => admins.list(),
+    }),
     route({
       method: 'POST',
       url: '/api/v1/admins',

@@ -20,9 +20,18 @@ export class AdminService {
   }
 
   /** Creates an administrator; used by the API and, with no principal, by `init` and setup. */
-  async create(input: { email: string; role: Role; password: string }, by: AdminPrincipal | null, ip: string | null, action = 'admin.created') {
+  async create(
+    input: { email: string; role: Role; password: string },
+    by: AdminPrincipal | null,
+    ip: string | null,
+    action = 'admin.created',
+  ) {
     if (by && !canGrantRole(by.role, input.role)) {
-      throw new AppError(403, 'role_not_grantable', `a ${by.role} cannot grant ${input.role}: it has permissions you lack`);
+      throw new AppError(
+        403,
+        'role_not_grantable',
+        `a ${by.role} cannot grant ${input.role}: it has permissions you lack`,
+      );
     }
     const now = new Date().toISOString();
     const row = {
@@ -40,7 +49,8 @@ export class AdminService {
     try {
       await this.admins.insert(row);
     } catch (err) {
-      if (isUniqueViolation(err)) throw new AppError(409, 'email_taken', `an administrator with email ${input.email} already exists`);
+      if (isUniqueViolation(err))
+        throw new AppError(409, 'email_taken', `an administrator with email ${input.email} already exists`);
       throw err;
     }
     await this.audit.record({
@@ -56,7 +66,8 @@ export class AdminService {
   async setRole(id: string, role: Role, by: AdminPrincipal, ip: string) {
     const row = await this.admins.byId(id);
     if (!row) throw notFound('administrator');
-    if (!canGrantRole(by.role, role)) throw new AppError(403, 'role_not_grantable', `a ${by.role} cannot grant ${role}`);
+    if (!canGrantRole(by.role, role))
+      throw new AppError(403, 'role_not_grantable', `a ${by.role} cannot grant ${role}`);
     try {
       await this.admins.changeKeepingSecurityAdmin(id, { role });
     } catch (err) {
@@ -64,7 +75,13 @@ export class AdminService {
       throw err;
     }
     await this.admins.deleteSessionsOf(id); // a new role takes effect at once: the old sessions carried the old one
-    await this.audit.record({ actor: actorOf(by), action: 'admin.role_changed', target: row.email, details: { from: row.role, to: role }, ip });
+    await this.audit.record({
+      actor: actorOf(by),
+      action: 'admin.role_changed',
+      target: row.email,
+      details: { from: row.role, to: role },
+      ip,
+    });
     return presentAdmin({ ...row, role });
   }
 
@@ -77,11 +94,21 @@ export class AdminService {
       if (err instanceof LastSecurityAdmin) throw lastAdminError();
       throw err;
     }
-    await this.audit.record({ actor: actorOf(by), action: 'admin.deleted', target: row.email, details: { role: row.role }, ip });
+    await this.audit.record({
+      actor: actorOf(by),
+      action: 'admin.deleted',
+      target: row.email,
+      details: { role: row.role },
+      ip,
+    });
     return { ok: true as const };
   }
 }
 
 function lastAdminError() {
-  return new AppError(409, 'last_security_admin', 'at least one Security Administrator must remain: promote another admin first');
+  return new AppError(
+    409,
+    'last_security_admin',
+    'at least one Security Administrator must remain: promote another admin first',
+  );
 }

@@ -37,19 +37,46 @@ export class AuthService {
       (await this.admins.failuresSince(emailKey, since)) >= MAX_FAILURES_PER_EMAIL ||
       (await this.admins.failuresSince(ipKey, since)) >= MAX_FAILURES_PER_IP
     ) {
-      await this.audit.record({ actor: { type: 'anonymous', label: input.email }, action: 'admin.login', outcome: 'failure', details: { reason: 'throttled' }, ip });
-      throw new AppError(429, 'login_throttled', 'too many failed sign-ins; wait 15 minutes or ask a Security Administrator');
+      await this.audit.record({
+        actor: { type: 'anonymous', label: input.email },
+        action: 'admin.login',
+        outcome: 'failure',
+        details: { reason: 'throttled' },
+        ip,
+      });
+      throw new AppError(
+        429,
+        'login_throttled',
+        'too many failed sign-ins; wait 15 minutes or ask a Security Administrator',
+      );
     }
     const admin = await this.admins.byEmail(input.email);
-    const passwordOk = admin ? await verifyPassword(admin.password_hash, input.password) : await verifyDummy(input.password);
+    const passwordOk = admin
+      ? await verifyPassword(admin.password_hash, input.password)
+      : await verifyDummy(input.password);
     const fail = async (reason: string, code: 'invalid_credentials' | 'totp_invalid') => {
       await this.admins.recordFailure([emailKey, ipKey], new Date().toISOString());
-      await this.audit.record({ actor: { type: 'anonymous', id: admin?.id ?? null, label: input.email }, action: 'admin.login', outcome: 'failure', details: { reason }, ip });
-      return new AppError(401, code, code === 'totp_invalid' ? 'the TOTP code is wrong or was already used' : 'wrong email or password');
+      await this.audit.record({
+        actor: { type: 'anonymous', id: admin?.id ?? null, label: input.email },
+        action: 'admin.login',
+        outcome: 'failure',
+        details: { reason },
+        ip,
+      });
+      return new AppError(
+        401,
+        code,
+        code === 'totp_invalid' ? 'the TOTP code is wrong or was already used' : 'wrong email or password',
+      );
     };
     if (!admin || !passwordOk) throw await fail('bad_password', 'invalid_credentials');
     if (admin.totp_enabled === 1) {
-      if (!input.totp) throw new AppError(401, 'totp_required', 'this account uses two-factor sign-in: add the 6-digit TOTP code');
+      if (!input.totp)
+        throw new AppError(
+          401,
+          'totp_required',
+          'this account uses two-factor sign-in: add the 6-digit TOTP code',
+        );
       const secret = this.secrets.open(admin.totp_secret_sealed ?? '', `totp:${admin.id}`);
       const step = matchTotp(secret, input.totp);
       if (step === null || step <= Number(admin.totp_last_step)) throw await fail('bad_totp', 'totp_invalid');
@@ -68,7 +95,12 @@ export class AuthService {
       created_at: now.toISOString(),
       expires_at: expiresAt,
     });
-    await this.audit.record({ actor: { type: 'admin', id: admin.id, label: admin.email }, action: 'admin.login', details: { totp: admin.totp_enabled === 1 }, ip });
+    await this.audit.record({
+      actor: { type: 'admin', id: admin.id, label: admin.email },
+      action: 'admin.login',
+      details: { totp: admin.totp_enabled === 1 },
+      ip,
+    });
     return { token, csrfToken, expiresAt, admin: presentAdmin(admin) };
   }
 
@@ -85,7 +117,8 @@ export class AuthService {
     const fromHeader = bearer(request.headers.authorization);
     const fromCookie = fromHeader ? undefined : request.cookies?.[SESSION_COOKIE];
     const token = fromHeader ?? fromCookie;
-    if (!token || !token.startsWith('ens_')) throw unauthenticated('sign in first (no administrator session)');
+    if (!token || !token.startsWith('ens_'))
+      throw unauthenticated('sign in first (no administrator session)');
     const s = await this.admins.sessionByTokenHash(tokenHash(token));
     if (!s) throw unauthenticated('the session is not valid; sign in again');
     if (s.expires_at <= new Date().toISOString()) {
@@ -98,7 +131,13 @@ export class AuthService {
         throw new AppError(403, 'csrf_failed', 'missing or wrong x-csrf-token header');
       }
     }
-    return { kind: 'admin', adminId: s.adminId, email: s.email, role: s.role as Role, sessionId: s.sessionId };
+    return {
+      kind: 'admin',
+      adminId: s.adminId,
+      email: s.email,
+      role: s.role as Role,
+      sessionId: s.sessionId,
+    };
   }
 
   async me(principal: AdminPrincipal) {
@@ -109,8 +148,15 @@ export class AuthService {
 
   async enrollTotp(principal: AdminPrincipal, ip: string) {
     const { secret, otpauthUrl } = newTotpSecret(this.opts.organization, principal.email);
-    await this.admins.update(principal.adminId, { totp_pending_sealed: this.secrets.seal(secret, `totp-pending:${principal.adminId}`) });
-    await this.audit.record({ actor: actorOf(principal), action: 'admin.totp_enroll_started', target: principal.email, ip });
+    await this.admins.update(principal.adminId, {
+      totp_pending_sealed: this.secrets.seal(secret, `totp-pending:${principal.adminId}`),
+    });
+    await this.audit.record({
+      actor: actorOf(principal),
+      action: 'admin.totp_enroll_started',
+      target: principal.email,
+      ip,
+    });
     return { secret, otpauthUrl };
   }
 
@@ -119,7 +165,12 @@ export class AuthService {
     if (!row?.totp_pending_sealed) throw new AppError(409, 'totp_not_enrolled', 'start TOTP enrolment first');
     const secret = this.secrets.open(row.totp_pending_sealed, `totp-pending:${row.id}`);
     const step = matchTotp(secret, code);
-    if (step === null) throw new AppError(400, 'totp_invalid', 'the code does not match; check the authenticator clock and try again');
+    if (step === null)
+      throw new AppError(
+        400,
+        'totp_invalid',
+        'the code does not match; check the authenticator clock and try again',
+      );
     await this.admins.update(row.id, {
       totp_secret_sealed: this.secrets.seal(secret, `totp:${row.id}`),
       totp_pending_sealed: null,
@@ -127,7 +178,12 @@ export class AuthService {
       totp_last_step: step,
       updated_at: new Date().toISOString(),
     });
-    await this.audit.record({ actor: actorOf(principal), action: 'admin.totp_enabled', target: principal.email, ip });
+    await this.audit.record({
+      actor: actorOf(principal),
+      action: 'admin.totp_enabled',
+      target: principal.email,
+      ip,
+    });
     return this.me(principal);
   }
 

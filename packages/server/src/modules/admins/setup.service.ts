@@ -32,13 +32,23 @@ export class SetupService {
   }
 
   async complete(input: { code: string; email: string; password: string }, ip: string) {
-    if (!(await this.isRequired())) throw new AppError(409, 'setup_already_done', 'setup is already done: sign in instead');
+    if (!(await this.isRequired()))
+      throw new AppError(409, 'setup_already_done', 'setup is already done: sign in instead');
     const stored = await this.meta.get(SETUP_KEY);
     if (!stored || !sameHash(tokenHash(input.code.trim().toUpperCase()), stored)) {
-      throw new AppError(401, 'setup_code_invalid', 'wrong setup code: use the code the server printed at its latest start');
+      throw new AppError(
+        401,
+        'setup_code_invalid',
+        'wrong setup code: use the code the server printed at its latest start',
+      );
     }
     await this.meta.delete(SETUP_KEY);
-    const admin = await this.adminService.create({ email: input.email, role: 'security-admin', password: input.password }, null, ip, 'admin.setup');
+    const admin = await this.adminService.create(
+      { email: input.email, role: 'security-admin', password: input.password },
+      null,
+      ip,
+      'admin.setup',
+    );
     return { id: admin.id, email: admin.email, role: admin.role };
   }
 }

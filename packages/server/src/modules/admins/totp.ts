@@ -15,7 +15,12 @@ export function newTotpSecret(issuer: string, account: string): { secret: string
  * or null.
  */
 export function matchTotp(secretBase32: string, code: string, now = Date.now()): number | null {
-  const totp = new TOTP({ secret: Secret.fromBase32(secretBase32), algorithm: 'SHA1', digits: 6, period: PERIOD });
+  const totp = new TOTP({
+    secret: Secret.fromBase32(secretBase32),
+    algorithm: 'SHA1',
+    digits: 6,
+    period: PERIOD,
+  });
   const delta = totp.validate({ token: code, timestamp: now, window: 1 });
   if (delta === null) return null;
   return Math.floor(now / 1000 / PERIOD) + delta;

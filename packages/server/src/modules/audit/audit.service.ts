@@ -22,8 +22,21 @@ export const SYSTEM: AuditActor = { type: 'system', id: null, label: 'enclave' }
 
 /** The hash of an entry commits to the previous entry's hash and to every stored field of its own. */
 export function entryHash(row: Omit<AuditRow, 'hash'>): string {
-  const fields = [row.seq, row.at, row.actor_type, row.actor_id, row.actor_label, row.action, row.target, row.outcome, row.details, row.ip];
-  return createHash('sha256').update(`${row.prev_hash}\n${JSON.stringify(fields)}`).digest('hex');
+  const fields = [
+    row.seq,
+    row.at,
+    row.actor_type,
+    row.actor_id,
+    row.actor_label,
+    row.action,
+    row.target,
+    row.outcome,
+    row.details,
+    row.ip,
+  ];
+  return createHash('sha256')
+    .update(`${row.prev_hash}\n${JSON.stringify(fields)}`)
+    .digest('hex');
 }
 
 /**
@@ -77,8 +90,10 @@ export class AuditService {
       for (const row of batch) {
         const seq = Number(row.seq);
         if (seq !== prevSeq + 1) return bad(count, prevSeq + 1, `entry ${prevSeq + 1} is missing (deleted)`);
-        if (row.prev_hash !== prevHash) return bad(count, seq, `entry ${seq} does not link to entry ${prevSeq}`);
-        if (entryHash(row) !== row.hash) return bad(count, seq, `entry ${seq} was modified after it was written`);
+        if (row.prev_hash !== prevHash)
+          return bad(count, seq, `entry ${seq} does not link to entry ${prevSeq}`);
+        if (entryHash(row) !== row.hash)
+          return bad(count, seq, `entry ${seq} was modified after it was written`);
         prevSeq = seq;
         prevHash = row.hash;
         count++;
@@ -86,7 +101,11 @@ export class AuditService {
     }
     const head = await this.repo.head();
     if (head && (head.seq !== prevSeq || head.hash !== prevHash)) {
-      return bad(count, Math.min(head.seq, prevSeq + 1), `the chain ends at entry ${prevSeq} but the recorded head is entry ${head.seq} (entries removed from the end)`);
+      return bad(
+        count,
+        Math.min(head.seq, prevSeq + 1),
+        `the chain ends at entry ${prevSeq} but the recorded head is entry ${head.seq} (entries removed from the end)`,
+      );
     }
     return { ok: true, entries: count, firstBadSeq: null, reason: null };
   }

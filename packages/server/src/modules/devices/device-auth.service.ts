@@ -31,7 +31,12 @@ export class DeviceAuthService {
     const device = await this.devices.byId(deviceId);
     if (!device) throw new AppError(401, 'unauthenticated', 'unknown device: activate it first');
     if (device.status !== 'active') throw revoked();
-    const row = { id: crypto.randomUUID(), device_id: deviceId, nonce: randomBytes(32).toString('base64url'), expires_at: new Date(Date.now() + CHALLENGE_TTL_MS).toISOString() };
+    const row = {
+      id: crypto.randomUUID(),
+      device_id: deviceId,
+      nonce: randomBytes(32).toString('base64url'),
+      expires_at: new Date(Date.now() + CHALLENGE_TTL_MS).toISOString(),
+    };
     await this.devices.insertChallenge(row);
     return { challengeId: row.id, nonce: row.nonce, expiresAt: row.expires_at };
   }
@@ -39,41 +44,84 @@ export class DeviceAuthService {
   async token(challengeId: string, signatureB64: string, ip: string) {
     const ch = await this.devices.takeChallenge(challengeId);
     const now = new Date();
-    if (!ch || ch.expires_at <= now.toISOString()) throw new AppError(401, 'challenge_invalid', 'the challenge is unknown, used or expired: ask for a new one');
+    if (!ch || ch.expires_at <= now.toISOString())
+      throw new AppError(
+        401,
+        'challenge_invalid',
+        'the challenge is unknown, used or expired: ask for a new one',
+      );
     const device = await this.devices.byId(ch.device_id);
     if (!device) throw new AppError(401, 'unauthenticated', 'unknown device');
     const actor = { type: 'device' as const, id: device.id, label: device.user_email };
     if (device.status !== 'active') {
-      await this.audit.record({ actor, action: 'device.auth', outcome: 'failure', details: { reason: 'revoked' }, ip });
+      await this.audit.record({
+        actor,
+        action: 'device.auth',
+        outcome: 'failure',
+        details: { reason: 'revoked' },
+        ip,
+      });
       throw revoked();
     }
     const cert = parseCertificate(device.certificate);
     if (!(await this.pki.isOurs(cert, now))) {
-      await this.audit.record({ actor, action: 'device.auth', outcome: 'failure', details: { reason: 'certificate' }, ip });
-      throw new AppError(401, 'certificate_invalid', 'the device certificate is expired or not issued by this enterprise: re-activate the device');
+      await this.audit.record({
+        actor,
+        action: 'device.auth',
+        outcome: 'failure',
+        details: { reason: 'certificate' },
+        ip,
+      });
+      throw new AppError(
+        401,
+        'certificate_invalid',
+        'the device certificate is expired or not issued by this enterprise: re-activate the device',
+      );
     }
     const input = Buffer.from(deviceAuthSigningInput(ch.id, ch.nonce, device.id), 'utf8');
     if (!(await verifyWithCertificate(cert, input, Buffer.from(signatureB64, 'base64url')))) {
-      await this.audit.record({ actor, action: 'device.auth', outcome: 'failure', details: { reason: 'signature' }, ip });
-      throw new AppError(401, 'signature_invalid', 'the signature does not verify with the device certificate');
+      await this.audit.record({
+        actor,
+        action: 'device.auth',
+        outcome: 'failure',
+        details: { reason: 'signature' },
+        ip,
+      });
+      throw new AppError(
+        401,
+        'signature_invalid',
+        'the signature does not verify with the device certificate',
+      );
     }
     const token = newToken('end');
     const expiresAt = new Date(now.getTime() + TOKEN_TTL_MS).toISOString();
-    await this.devices.insertSession({ id: crypto.randomUUID(), token_hash: tokenHash(token), device_id: device.id, created_at: now.toISOString(), expires_at: expiresAt });
+    await this.devices.insertSession({
+      id: crypto.randomUUID(),
+      token_hash: tokenHash(token),
+      device_id: device.id,
+      created_at: now.toISOString(),
+      expires_at: expiresAt,
+    });
     await this.devices.touch(device.id, now.toISOString());
     return { token, expiresAt, deviceId: device.id };
   }
 
   async authenticate(request: FastifyRequest): Promise<DevicePrincipal> {
     const token = bearer(request.headers.authorization);
-    if (!token || !token.startsWith('end_')) throw unauthenticated('device token required (POST /api/v1/device-auth/token)');
+    if (!token || !token.startsWith('end_'))
+      throw unauthenticated('device token required (POST /api/v1/device-auth/token)');
     const s = await this.devices.sessionByTokenHash(tokenHash(token));
     if (!s) {
       throw unauthenticated('the device token is not valid; authenticate again');
     }
     if (s.status !== 'active') throw revoked();
-    if (s.expires_at <= new Date().toISOString()) throw new AppError(401, 'session_expired', 'the device token expired; authenticate again');
+    if (s.expires_at <= new Date().toISOString())
+      throw new AppError(401, 'session_expired', 'the device token expired; authenticate again');
     return { kind: 'device', deviceId: s.device_id, userId: s.user_id, userEmail: s.user_email };
+  }
+
+  async purge(): Promise<void> {
+    await this.devices.purgeExpired(new Date().toISOString());
   }
 
   /** First version of the device check-in: who am I, am I still trusted, what is pending. */
@@ -81,7 +129,16 @@ export class DeviceAuthService {
     const device = await this.devices.byId(p.deviceId);
     if (!device || device.status !== 'active') throw revoked();
     await this.devices.touch(device.id, new Date().toISOString());
-    const commands = (await this.devices.commands(device.id)).filter((c) => c.state === 'queued').map(presentCommand);
-    return { deviceId: device.id, userEmail: device.user_email, status: 'active' as const, compliance: 'unknown', policy: null, commands };
+    const commands = (await this.devices.commands(device.id))
+      .filter((c) => c.state === 'queued')
+      .map(presentCommand);
+    return {
+      deviceId: device.id,
+      userEmail: device.user_email,
+      status: 'active' as const,
+      compliance: 'unknown',
+      policy: null,
+      commands,
+    };
   }
 }

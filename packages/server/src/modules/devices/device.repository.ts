@@ -8,23 +8,45 @@ export class DeviceRepository {
   constructor(private readonly db: Db) {}
 
   private withUser() {
-    return this.db.selectFrom('devices').innerJoin('users', 'users.id', 'devices.user_id').selectAll('devices').select('users.email as user_email');
+    return this.db
+      .selectFrom('devices')
+      .innerJoin('users', 'users.id', 'devices.user_id')
+      .selectAll('devices')
+      .select('users.email as user_email');
   }
 
   byId(id: string) {
     return this.withUser().where('devices.id', '=', id).executeTakeFirst();
   }
 
-  async page(opts: { q?: string | undefined; status?: string | undefined; userId?: string | undefined; limit: number; offset: number }) {
+  async page(opts: {
+    q?: string | undefined;
+    status?: string | undefined;
+    userId?: string | undefined;
+    limit: number;
+    offset: number;
+  }) {
     let query = this.db.selectFrom('devices').innerJoin('users', 'users.id', 'devices.user_id');
     if (opts.status) query = query.where('devices.status', '=', opts.status);
     if (opts.userId) query = query.where('devices.user_id', '=', opts.userId);
     if (opts.q) {
       const like = `%${opts.q.toLowerCase()}%`;
-      query = query.where((eb) => eb.or([eb('users.email', 'like', like), eb(eb.fn('lower', ['devices.name']), 'like', like), eb('devices.id', 'like', like)]));
+      query = query.where((eb) =>
+        eb.or([
+          eb('users.email', 'like', like),
+          eb(eb.fn('lower', ['devices.name']), 'like', like),
+          eb('devices.id', 'like', like),
+        ]),
+      );
     }
     const total = await query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-    const rows = await query.selectAll('devices').select('users.email as user_email').orderBy('devices.activated_at', 'desc').limit(opts.limit).offset(opts.offset).execute();
+    const rows = await query
+      .selectAll('devices')
+      .select('users.email as user_email')
+      .orderBy('devices.activated_at', 'desc')
+      .limit(opts.limit)
+      .offset(opts.offset)
+      .execute();
     return { rows, total: Number(total.n) };
   }
 
@@ -36,19 +58,30 @@ export class DeviceRepository {
     await this.db.updateTable('devices').set({ last_contact_at: at }).where('id', '=', id).execute();
   }
 
-  /** Revokes the device and ends its sessions in one transaction; false if it was already revoked. */
+  /** Revokes the device and records the command in one transaction; false if it was already revoked. */
   async revoke(id: string, at: string, command: CommandRow): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
-      const r = await trx.updateTable('devices').set({ status: 'revoked', revoked_at: at }).where('id', '=', id).where('status', '=', 'active').executeTakeFirst();
+      const r = await trx
+        .updateTable('devices')
+        .set({ status: 'revoked', revoked_at: at })
+        .where('id', '=', id)
+        .where('status', '=', 'active')
+        .executeTakeFirst();
       await trx.insertInto('device_commands').values(command).execute();
-      await trx.deleteFrom('device_sessions').where('device_id', '=', id).execute();
+      // Sessions stay until they expire: every request checks the device status, so a revoked
+      // device's token is refused at once, and with the precise code `device_revoked`.
       await trx.deleteFrom('device_challenges').where('device_id', '=', id).execute();
       return Number(r.numUpdatedRows) > 0;
     });
   }
 
   commands(deviceId: string) {
-    return this.db.selectFrom('device_commands').selectAll().where('device_id', '=', deviceId).orderBy('created_at', 'desc').execute();
+    return this.db
+      .selectFrom('device_commands')
+      .selectAll()
+      .where('device_id', '=', deviceId)
+      .orderBy('created_at', 'desc')
+      .execute();
   }
 
   // Device authentication
@@ -60,7 +93,11 @@ export class DeviceRepository {
   /** Reads and deletes a challenge in one step, so it can be answered once only. */
   async takeChallenge(id: string) {
     return this.db.transaction().execute(async (trx) => {
-      const row = await trx.selectFrom('device_challenges').selectAll().where('id', '=', id).executeTakeFirst();
+      const row = await trx
+        .selectFrom('device_challenges')
+        .selectAll()
+        .where('id', '=', id)
+        .executeTakeFirst();
       if (row) await trx.deleteFrom('device_challenges').where('id', '=', id).execute();
       return row;
     });
@@ -75,7 +112,13 @@ export class DeviceRepository {
       .selectFrom('device_sessions')
       .innerJoin('devices', 'devices.id', 'device_sessions.device_id')
       .innerJoin('users', 'users.id', 'devices.user_id')
-      .select(['device_sessions.expires_at', 'devices.id as device_id', 'devices.status', 'devices.user_id', 'users.email as user_email'])
+      .select([
+        'device_sessions.expires_at',
+        'devices.id as device_id',
+        'devices.status',
+        'devices.user_id',
+        'users.email as user_email',
+      ])
       .where('device_sessions.token_hash', '=', hash)
       .executeTakeFirst();
   }

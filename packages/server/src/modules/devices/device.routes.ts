@@ -17,8 +17,28 @@ import type { DeviceService } from './device.service.js';
 
 export function deviceRoutes(devices: DeviceService, deviceAuth: DeviceAuthService): RouteSpec[] {
   return [
-    route({ method: 'GET', url: '/api/v1/devices', summary: 'Device inventory', tag: 'devices', auth: 'admin', permission: 'devices:read', query: DeviceListQuerySchema, response: DevicePageSchema, handler: ({ query }) => devices.list(query) }),
-    route({ method: 'GET', url: '/api/v1/devices/:id', summary: 'One device with its command history', tag: 'devices', auth: 'admin', permission: 'devices:read', params: IdParamsSchema, response: DeviceDetailSchema, handler: ({ params }) => devices.get(params.id) }),
+    route({
+      method: 'GET',
+      url: '/api/v1/devices',
+      summary: 'Device inventory',
+      tag: 'devices',
+      auth: 'admin',
+      permission: 'devices:read',
+      query: DeviceListQuerySchema,
+      response: DevicePageSchema,
+      handler: ({ query }) => devices.list(query),
+    }),
+    route({
+      method: 'GET',
+      url: '/api/v1/devices/:id',
+      summary: 'One device with its command history',
+      tag: 'devices',
+      auth: 'admin',
+      permission: 'devices:read',
+      params: IdParamsSchema,
+      response: DeviceDetailSchema,
+      handler: ({ params }) => devices.get(params.id),
+    }),
     route({
       method: 'POST',
       url: '/api/v1/devices/:id/commands',
@@ -30,7 +50,8 @@ export function deviceRoutes(devices: DeviceService, deviceAuth: DeviceAuthServi
       body: DeviceCommandCreateSchema,
       response: DeviceCommandSchema,
       status: 201,
-      handler: ({ params, body, principal, ip }) => devices.command(params.id, body.type, principal, ip, body.reason),
+      handler: ({ params, body, principal, ip }) =>
+        devices.command(params.id, body.type, principal, ip, body.reason),
     }),
     route({
       method: 'POST',
@@ -52,6 +73,14 @@ export function deviceRoutes(devices: DeviceService, deviceAuth: DeviceAuthServi
       response: DeviceTokenSchema,
       handler: ({ body, ip }) => deviceAuth.token(body.challengeId, body.signature, ip),
     }),
-    route({ method: 'GET', url: '/api/v1/device/me', summary: "The device's own status and pending commands", tag: 'device', auth: 'device', response: DeviceSelfSchema, handler: ({ principal }) => deviceAuth.me(principal) }),
+    route({
+      method: 'GET',
+      url: '/api/v1/device/me',
+      summary: "The device's own status and pending commands",
+      tag: 'device',
+      auth: 'device',
+      response: DeviceSelfSchema,
+      handler: ({ principal }) => deviceAuth.me(principal),
+    }),
   ];
 }

@@ -15,7 +15,13 @@ export class DeviceService {
     private readonly audit: AuditService,
   ) {}
 
-  async list(q: { q?: string | undefined; status?: string | undefined; userId?: string | undefined; limit: number; offset: number }) {
+  async list(q: {
+    q?: string | undefined;
+    status?: string | undefined;
+    userId?: string | undefined;
+    limit: number;
+    offset: number;
+  }) {
     const { rows, total } = await this.devices.page(q);
     return { items: rows.map(presentDevice), total, limit: q.limit, offset: q.offset };
   }
@@ -27,16 +33,35 @@ export class DeviceService {
     return { ...presentDevice(row), certificate: row.certificate, commands: commands.map(presentCommand) };
   }
 
-  async command(id: string, type: 'lock' | 'unlock' | 'wipe-work' | 'wipe' | 'revoke', by: AdminPrincipal, ip: string, reason?: string) {
+  async command(
+    id: string,
+    type: 'lock' | 'unlock' | 'wipe-work' | 'wipe' | 'revoke',
+    by: AdminPrincipal,
+    ip: string,
+    reason?: string,
+  ) {
     if (type !== 'revoke') {
-      throw new AppError(400, 'command_not_supported', `the ${type} command is not available on this server version yet; revoke is`);
+      throw new AppError(
+        400,
+        'command_not_supported',
+        `the ${type} command is not available on this server version yet; revoke is`,
+      );
     }
-    if (!roleHasPermission(by.role, 'devices:revoke')) throw forbidden(`the ${by.role} role does not have the devices:revoke permission`);
+    if (!roleHasPermission(by.role, 'devices:revoke'))
+      throw forbidden(`the ${by.role} role does not have the devices:revoke permission`);
     const row = await this.devices.byId(id);
     if (!row) throw notFound('device');
     if (row.status === 'revoked') throw new AppError(409, 'conflict', 'the device is already revoked');
     const now = new Date().toISOString();
-    const command = { id: crypto.randomUUID(), device_id: id, type, state: 'done', requested_by: by.adminId, created_at: now, updated_at: now };
+    const command = {
+      id: crypto.randomUUID(),
+      device_id: id,
+      type,
+      state: 'done',
+      requested_by: by.adminId,
+      created_at: now,
+      updated_at: now,
+    };
     await this.devices.revoke(id, now, command);
     this.pki.invalidateCrl();
     await this.audit.record({

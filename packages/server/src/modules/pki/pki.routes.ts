@@ -5,7 +5,10 @@ import type { PkiService } from './pki.service.js';
 
 const CrlQuerySchema = z.object({ format: z.enum(['pem', 'der']).default('pem') }).strict();
 
-export function pkiRoutes(pki: PkiService, info: { version: string; setupRequired(): Promise<boolean> }): RouteSpec[] {
+export function pkiRoutes(
+  pki: PkiService,
+  info: { version: string; setupRequired(): Promise<boolean> },
+): RouteSpec[] {
   return [
     route({
       method: 'GET',
@@ -14,7 +17,13 @@ export function pkiRoutes(pki: PkiService, info: { version: string; setupRequire
       tag: 'pki',
       auth: 'none',
       response: ServerInfoSchema,
-      handler: async () => ({ name: 'enclave' as const, version: info.version, organization: pki.organization, caFingerprint: pki.caFingerprint, setupRequired: await info.setupRequired() }),
+      handler: async () => ({
+        name: 'enclave' as const,
+        version: info.version,
+        organization: pki.organization,
+        caFingerprint: pki.caFingerprint,
+        setupRequired: await info.setupRequired(),
+      }),
     }),
     route({
       method: 'GET',
@@ -23,7 +32,12 @@ export function pkiRoutes(pki: PkiService, info: { version: string; setupRequire
       tag: 'pki',
       auth: 'none',
       response: CaInfoSchema,
-      handler: () => Promise.resolve({ caFingerprint: pki.caFingerprint, chain: pki.chainPems(), organization: pki.organization }),
+      handler: () =>
+        Promise.resolve({
+          caFingerprint: pki.caFingerprint,
+          chain: pki.chainPems(),
+          organization: pki.organization,
+        }),
     }),
     route({
       method: 'GET',

@@ -32,7 +32,11 @@ export class PkiService {
   }
 
   issueDevice(req: { csrPem: string; deviceId: string; userId: string; email: string }) {
-    return issueDeviceCertificate(this.material.issuing, { ...req, organization: this.material.organization, validityDays: DEVICE_CERT_DAYS });
+    return issueDeviceCertificate(this.material.issuing, {
+      ...req,
+      organization: this.material.organization,
+      validityDays: DEVICE_CERT_DAYS,
+    });
   }
 
   /** True when `cert` was issued by our issuing CA and is inside its validity period. */
@@ -43,7 +47,11 @@ export class PkiService {
   async crl(): Promise<{ pem: string; der: Buffer }> {
     const now = Date.now();
     if (this.crlCache && now - this.crlCache.at < CRL_CACHE_MS) return this.crlCache;
-    const revoked = await this.db.selectFrom('devices').select(['certificate_serial', 'revoked_at']).where('status', '=', 'revoked').execute();
+    const revoked = await this.db
+      .selectFrom('devices')
+      .select(['certificate_serial', 'revoked_at'])
+      .where('status', '=', 'revoked')
+      .execute();
     // CRL numbers must only increase (RFC 5280 §5.2.3); seconds since the epoch do, without shared state.
     const crl = await createCrl(
       this.material.issuing,

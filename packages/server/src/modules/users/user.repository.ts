@@ -1,8 +1,15 @@
+import { type Expression, type SqlBool, sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
 import type { Database } from '../../platform/db/schema.js';
 
 export type UserRow = Database['users'];
 export type GroupRow = Database['groups'];
+
+/** `column LIKE %text%` with `%`, `_` and `!` in `text` taken literally (same SQL on SQLite and PostgreSQL). */
+function contains(column: Expression<unknown>, text: string): Expression<SqlBool> {
+  const pattern = `%${text.toLowerCase().replace(/[!%_]/g, (c) => `!${c}`)}%`;
+  return sql<SqlBool>`${column} like ${pattern} escape '!'`;
+}
 
 export class UserRepository {
   constructor(private readonly db: Db) {}
@@ -17,8 +24,10 @@ export class UserRepository {
   async page(opts: { q?: string | undefined; group?: string | undefined; limit: number; offset: number }) {
     let query = this.db.selectFrom('users');
     if (opts.q) {
-      const like = `%${opts.q.toLowerCase()}%`;
-      query = query.where((eb) => eb.or([eb('users.email', 'like', like), eb(eb.fn('lower', ['users.name']), 'like', like)]));
+      const q = opts.q;
+      query = query.where((eb) =>
+        eb.or([contains(eb.ref('users.email'), q), contains(eb.fn('lower', ['users.name']), q)]),
+      );
     }
     if (opts.group) {
       const group = opts.group;
@@ -34,7 +43,12 @@ export class UserRepository {
       );
     }
     const total = await query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-    const rows = await query.selectAll('users').orderBy('users.email').limit(opts.limit).offset(opts.offset).execute();
+    const rows = await query
+      .selectAll('users')
+      .orderBy('users.email')
+      .limit(opts.limit)
+      .offset(opts.offset)
+      .execute();
     return { rows, total: Number(total.n) };
   }
 
@@ -70,10 +84,19 @@ export class UserRepository {
   async save(row: UserRow, groupIds: string[] | undefined, isNew: boolean): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       if (isNew) await trx.insertInto('users').values(row).execute();
-      else await trx.updateTable('users').set({ email: row.email, name: row.name, updated_at: row.updated_at }).where('id', '=', row.id).execute();
+      else
+        await trx
+          .updateTable('users')
+          .set({ email: row.email, name: row.name, updated_at: row.updated_at })
+          .where('id', '=', row.id)
+          .execute();
       if (groupIds) {
         await trx.deleteFrom('user_groups').where('user_id', '=', row.id).execute();
-        if (groupIds.length) await trx.insertInto('user_groups').values(groupIds.map((group_id) => ({ user_id: row.id, group_id }))).execute();
+        if (groupIds.length)
+          await trx
+            .insertInto('user_groups')
+            .values(groupIds.map((group_id) => ({ user_id: row.id, group_id })))
+            .execute();
       }
     });
   }
@@ -92,7 +115,14 @@ export class UserRepository {
   }
 
   async hasAnyDevice(userId: string): Promise<boolean> {
-    return (await this.db.selectFrom('devices').select('id').where('user_id', '=', userId).limit(1).executeTakeFirst()) !== undefined;
+    return (
+      (await this.db
+        .selectFrom('devices')
+        .select('id')
+        .where('user_id', '=', userId)
+        .limit(1)
+        .executeTakeFirst()) !== undefined
+    );
   }
 
   // Groups
@@ -106,11 +136,18 @@ export class UserRepository {
   }
   async groupPage(opts: { q?: string | undefined; limit: number; offset: number }) {
     let query = this.db.selectFrom('groups');
-    if (opts.q) query = query.where((eb) => eb(eb.fn('lower', ['groups.name']), 'like', `%${opts.q?.toLowerCase()}%`));
+    const q = opts.q;
+    if (q) query = query.where((eb) => contains(eb.fn('lower', ['groups.name']), q));
     const total = await query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
     const rows = await query
       .selectAll('groups')
-      .select((eb) => eb.selectFrom('user_groups').select((e) => e.fn.countAll<number>().as('c')).whereRef('user_groups.group_id', '=', 'groups.id').as('member_count'))
+      .select((eb) =>
+        eb
+          .selectFrom('user_groups')
+          .select((e) => e.fn.countAll<number>().as('c'))
+          .whereRef('user_groups.group_id', '=', 'groups.id')
+          .as('member_count'),
+      )
       .orderBy('groups.name')
       .limit(opts.limit)
       .offset(opts.offset)
@@ -118,7 +155,11 @@ export class UserRepository {
     return { rows, total: Number(total.n) };
   }
   async memberCount(groupId: string): Promise<number> {
-    const r = await this.db.selectFrom('user_groups').select((eb) => eb.fn.countAll<number>().as('n')).where('group_id', '=', groupId).executeTakeFirstOrThrow();
+    const r = await this.db
+      .selectFrom('user_groups')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('group_id', '=', groupId)
+      .executeTakeFirstOrThrow();
     return Number(r.n);
   }
   async insertGroup(row: GroupRow): Promise<void> {

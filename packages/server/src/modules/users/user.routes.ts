@@ -20,7 +20,17 @@ import type { UserService } from './user.service.js';
 
 export function userRoutes(users: UserService, groups: GroupService): RouteSpec[] {
   return [
-    route({ method: 'GET', url: '/api/v1/users', summary: 'Search and page through users', tag: 'users', auth: 'admin', permission: 'users:read', query: UserListQuerySchema, response: UserPageSchema, handler: ({ query }) => users.list(query) }),
+    route({
+      method: 'GET',
+      url: '/api/v1/users',
+      summary: 'Search and page through users',
+      tag: 'users',
+      auth: 'admin',
+      permission: 'users:read',
+      query: UserListQuerySchema,
+      response: UserPageSchema,
+      handler: ({ query }) => users.list(query),
+    }),
     route({
       method: 'POST',
       url: '/api/v1/users',
@@ -44,11 +54,22 @@ export function userRoutes(users: UserService, groups: GroupService): RouteSpec[
       response: UserImportResultSchema,
       handler: ({ request, principal, ip }) => {
         const body: unknown = request.body; // text/csv arrives as a string (see the parser in app.ts)
-        if (typeof body !== 'string' || body.length === 0) throw new AppError(400, 'validation_failed', 'send the CSV as the request body');
+        if (typeof body !== 'string' || body.length === 0)
+          throw new AppError(400, 'validation_failed', 'send the CSV as the request body');
         return users.importCsv(body, principal, ip);
       },
     }),
-    route({ method: 'GET', url: '/api/v1/users/:id', summary: 'One user', tag: 'users', auth: 'admin', permission: 'users:read', params: IdParamsSchema, response: UserSchema, handler: ({ params }) => users.get(params.id) }),
+    route({
+      method: 'GET',
+      url: '/api/v1/users/:id',
+      summary: 'One user',
+      tag: 'users',
+      auth: 'admin',
+      permission: 'users:read',
+      params: IdParamsSchema,
+      response: UserSchema,
+      handler: ({ params }) => users.get(params.id),
+    }),
     route({
       method: 'PATCH',
       url: '/api/v1/users/:id',
@@ -72,7 +93,17 @@ export function userRoutes(users: UserService, groups: GroupService): RouteSpec[
       response: OkSchema,
       handler: ({ params, principal, ip }) => users.remove(params.id, principal, ip),
     }),
-    route({ method: 'GET', url: '/api/v1/groups', summary: 'Search and page through groups', tag: 'groups', auth: 'admin', permission: 'groups:read', query: PageQuerySchema, response: GroupPageSchema, handler: ({ query }) => groups.list(query) }),
+    route({
+      method: 'GET',
+      url: '/api/v1/groups',
+      summary: 'Search and page through groups',
+      tag: 'groups',
+      auth: 'admin',
+      permission: 'groups:read',
+      query: PageQuerySchema,
+      response: GroupPageSchema,
+      handler: ({ query }) => groups.list(query),
+    }),
     route({
       method: 'POST',
       url: '/api/v1/groups',
@@ -85,7 +116,17 @@ export function userRoutes(users: UserService, groups: GroupService): RouteSpec[
       status: 201,
       handler: ({ body, principal, ip }) => groups.create(body, principal, ip),
     }),
-    route({ method: 'GET', url: '/api/v1/groups/:id', summary: 'One group', tag: 'groups', auth: 'admin', permission: 'groups:read', params: IdParamsSchema, response: GroupSchema, handler: ({ params }) => groups.get(params.id) }),
+    route({
+      method: 'GET',
+      url: '/api/v1/groups/:id',
+      summary: 'One group',
+      tag: 'groups',
+      auth: 'admin',
+      permission: 'groups:read',
+      params: IdParamsSchema,
+      response: GroupSchema,
+      handler: ({ params }) => groups.get(params.id),
+    }),
     route({
       method: 'PATCH',
       url: '/api/v1/groups/:id',
@@ -111,4 +152,3 @@ export function userRoutes(users: UserService, groups: GroupService): RouteSpec[
     }),
   ];
 }
-

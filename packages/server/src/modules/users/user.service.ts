@@ -9,6 +9,12 @@ import type { UserRepository, UserRow } from './user.repository.js';
 
 const MAX_IMPORT_ROWS = 10_000;
 
+/** One csv-parse record with `info: true` (only the counters we read). */
+interface CsvRecord {
+  record: string[];
+  info: { records: number; empty_lines: number };
+}
+
 /** Users (the people whose devices Enclave manages) and their group memberships. */
 export class UserService {
   constructor(
@@ -33,32 +39,67 @@ export class UserService {
     return row;
   }
 
-  async create(input: { email: string; name: string; groups?: string[] | undefined }, by: AdminPrincipal, ip: string, via = 'api'): Promise<User> {
+  async create(
+    input: { email: string; name: string; groups?: string[] | undefined },
+    by: AdminPrincipal,
+    ip: string,
+    via = 'api',
+  ): Promise<User> {
     const groupIds = await this.resolveGroups(input.groups ?? []);
     const now = new Date().toISOString();
-    const row: UserRow = { id: crypto.randomUUID(), email: input.email, name: input.name, created_at: now, updated_at: now };
+    const row: UserRow = {
+      id: crypto.randomUUID(),
+      email: input.email,
+      name: input.name,
+      created_at: now,
+      updated_at: now,
+    };
     try {
       await this.users.save(row, groupIds, true);
     } catch (err) {
-      if (isUniqueViolation(err)) throw new AppError(409, 'email_taken', `a user with email ${input.email} already exists`);
+      if (isUniqueViolation(err))
+        throw new AppError(409, 'email_taken', `a user with email ${input.email} already exists`);
       throw err;
     }
-    await this.audit.record({ actor: actorOf(by), action: 'user.created', target: row.email, details: { groups: input.groups ?? [], via }, ip });
+    await this.audit.record({
+      actor: actorOf(by),
+      action: 'user.created',
+      target: row.email,
+      details: { groups: input.groups ?? [], via },
+      ip,
+    });
     return this.get(row.id);
   }
 
-  async update(id: string, patch: { email?: string | undefined; name?: string | undefined; groups?: string[] | undefined }, by: AdminPrincipal, ip: string) {
+  async update(
+    id: string,
+    patch: { email?: string | undefined; name?: string | undefined; groups?: string[] | undefined },
+    by: AdminPrincipal,
+    ip: string,
+  ) {
     const row = await this.users.byId(id);
     if (!row) throw notFound('user');
     const groupIds = patch.groups ? await this.resolveGroups(patch.groups) : undefined;
-    const next: UserRow = { ...row, email: patch.email ?? row.email, name: patch.name ?? row.name, updated_at: new Date().toISOString() };
+    const next: UserRow = {
+      ...row,
+      email: patch.email ?? row.email,
+      name: patch.name ?? row.name,
+      updated_at: new Date().toISOString(),
+    };
     try {
       await this.users.save(next, groupIds, false);
     } catch (err) {
-      if (isUniqueViolation(err)) throw new AppError(409, 'email_taken', `a user with email ${next.email} already exists`);
+      if (isUniqueViolation(err))
+        throw new AppError(409, 'email_taken', `a user with email ${next.email} already exists`);
       throw err;
     }
-    await this.audit.record({ actor: actorOf(by), action: 'user.updated', target: next.email, details: { fields: Object.keys(patch) }, ip });
+    await this.audit.record({
+      actor: actorOf(by),
+      action: 'user.updated',
+      target: next.email,
+      details: { fields: Object.keys(patch) },
+      ip,
+    });
     return this.get(id);
   }
 
@@ -66,7 +107,11 @@ export class UserService {
     const row = await this.users.byId(id);
     if (!row) throw notFound('user');
     if (await this.users.hasAnyDevice(id)) {
-      throw new AppError(409, 'user_has_devices', 'this user has devices on record: revoke them first (device history is kept)');
+      throw new AppError(
+        409,
+        'user_has_devices',
+        'this user has devices on record: revoke them first (device history is kept)',
+      );
     }
     await this.users.delete(id);
     await this.audit.record({ actor: actorOf(by), action: 'user.deleted', target: row.email, ip });
@@ -75,28 +120,57 @@ export class UserService {
 
   /** CSV import (`email,name,groups` with a header row; groups separated by `;`): good rows land, bad rows are reported. */
   async importCsv(csv: string, by: AdminPrincipal, ip: string): Promise<UserImportResult> {
-    let records: string[][];
+    let records: CsvRecord[];
     try {
-      records = parse(csv, { relax_column_count: true, skip_empty_lines: true, trim: true, bom: true }) as string[][];
+      const rows: unknown = parse(csv, {
+        relax_column_count: true,
+        skip_empty_lines: true,
+        trim: true,
+        bom: true,
+        info: true,
+      });
+      records = rows as CsvRecord[]; // without `columns` and with `info`, csv-parse yields { record: string[], info } per record
     } catch (err) {
-      throw new AppError(400, 'validation_failed', `the CSV cannot be read: ${(err as Error).message.split('\n')[0] ?? ''}`);
+      throw new AppError(
+        400,
+        'validation_failed',
+        `the CSV cannot be read: ${(err as Error).message.split('\n')[0] ?? ''}`,
+      );
     }
-    const header = (records.shift() ?? []).map((h) => h.toLowerCase());
+    const header = (records.shift()?.record ?? []).map((h) => h.toLowerCase());
     const col = (name: string) => header.indexOf(name);
-    if (col('email') < 0 || col('name') < 0) throw new AppError(400, 'validation_failed', 'the CSV needs a header row with at least the columns email,name (and optionally groups)');
-    if (records.length > MAX_IMPORT_ROWS) throw new AppError(400, 'validation_failed', `at most ${MAX_IMPORT_ROWS} rows per import`);
+    if (col('email') < 0 || col('name') < 0)
+      throw new AppError(
+        400,
+        'validation_failed',
+        'the CSV needs a header row with at least the columns email,name (and optionally groups)',
+      );
+    if (records.length > MAX_IMPORT_ROWS)
+      throw new AppError(400, 'validation_failed', `at most ${MAX_IMPORT_ROWS} rows per import`);
     const result: UserImportResult = { imported: 0, failed: 0, errors: [] };
-    for (const [i, rec] of records.entries()) {
-      const rowNo = i + 2; // 1-based, after the header — what a spreadsheet shows
+    for (const { record: rec, info } of records) {
+      // 1-based, header included, blank lines counted: the row a spreadsheet shows (a quoted
+      // multi-line cell stays one row there, so this is not the text line number).
+      const rowNo = info.records + info.empty_lines;
       const groupsCell = col('groups') >= 0 ? (rec[col('groups')] ?? '') : '';
       const parsed = UserCreateSchema.safeParse({
         email: rec[col('email')] ?? '',
         name: rec[col('name')] ?? '',
-        groups: groupsCell ? groupsCell.split(';').map((g) => g.trim()).filter(Boolean) : [],
+        groups: groupsCell
+          ? groupsCell
+              .split(';')
+              .map((g) => g.trim())
+              .filter(Boolean)
+          : [],
       });
       if (!parsed.success) {
         const issue = parsed.error.issues[0];
-        result.errors.push({ row: rowNo, email: rec[col('email')], code: 'validation_failed', message: `${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}` });
+        result.errors.push({
+          row: rowNo,
+          email: rec[col('email')],
+          code: 'validation_failed',
+          message: `${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`,
+        });
         continue;
       }
       try {
@@ -108,7 +182,12 @@ export class UserService {
       }
     }
     result.failed = result.errors.length;
-    await this.audit.record({ actor: actorOf(by), action: 'user.import', details: { imported: result.imported, failed: result.failed }, ip });
+    await this.audit.record({
+      actor: actorOf(by),
+      action: 'user.import',
+      details: { imported: result.imported, failed: result.failed },
+      ip,
+    });
     return result;
   }
 
@@ -116,7 +195,8 @@ export class UserService {
     const unique = [...new Set(names)];
     const found = await this.users.groupsByNames(unique);
     const missing = unique.filter((n) => !found.some((g) => g.name === n));
-    if (missing.length) throw new AppError(400, 'group_not_found', `no such group: ${missing.join(', ')} — create it first`);
+    if (missing.length)
+      throw new AppError(400, 'group_not_found', `no such group: ${missing.join(', ')} — create it first`);
     return found.map((g) => g.id);
   }
 

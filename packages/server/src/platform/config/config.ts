@@ -15,7 +15,10 @@ const ListenSchema = z
 /** Everything `enclave server` accepts, validated before anything starts. */
 export const ServerConfigSchema = z
   .object({
-    dataDir: z.string().min(1).transform((d) => path.resolve(d)),
+    dataDir: z
+      .string()
+      .min(1)
+      .transform((d) => path.resolve(d)),
     dbUrl: z
       .string()
       .regex(/^(postgres(ql)?:\/\/|sqlite:)/, 'a postgres://… or sqlite:FILE URL')
@@ -30,14 +33,23 @@ export const ServerConfigSchema = z
     json: z.boolean().default(false),
   })
   .strict()
-  .refine((c) => (c.tlsCertFile === undefined) === (c.tlsKeyFile === undefined), '--tls-cert and --tls-key go together');
+  .refine(
+    (c) => (c.tlsCertFile === undefined) === (c.tlsKeyFile === undefined),
+    '--tls-cert and --tls-key go together',
+  );
 export type ServerConfigInput = z.input<typeof ServerConfigSchema>;
 export type ServerConfig = z.output<typeof ServerConfigSchema>;
 
 export const InitConfigSchema = z
   .object({
-    dataDir: z.string().min(1).transform((d) => path.resolve(d)),
-    dbUrl: z.string().regex(/^(postgres(ql)?:\/\/|sqlite:)/).optional(),
+    dataDir: z
+      .string()
+      .min(1)
+      .transform((d) => path.resolve(d)),
+    dbUrl: z
+      .string()
+      .regex(/^(postgres(ql)?:\/\/|sqlite:)/)
+      .optional(),
     organization: z.string().trim().min(1).max(100),
     adminEmail: z.string().trim().toLowerCase().pipe(z.email()),
     adminPassword: z.string().min(12, 'the admin password needs at least 12 characters').max(256),

@@ -25,18 +25,32 @@ export function sqlitePath(dataDir: string): string {
 }
 
 /** Opens the database: `postgres://…` for PostgreSQL, otherwise the data directory's SQLite file (WAL). */
-export function openDatabase(opts: { dataDir: string; dbUrl?: string | undefined; readonly?: boolean }): DbHandle {
+export function openDatabase(opts: {
+  dataDir: string;
+  dbUrl?: string | undefined;
+  readonly?: boolean;
+}): DbHandle {
   if (opts.dbUrl && /^postgres(ql)?:\/\//.test(opts.dbUrl)) {
     const pool = new pg.Pool({ connectionString: opts.dbUrl, max: 10, connectionTimeoutMillis: 5000 });
     // A broken idle connection must not crash the process; the next query reports it.
     pool.on('error', () => undefined);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     const u = new URL(opts.dbUrl);
-    return { db, kind: 'postgres', description: `postgres://${u.host}${u.pathname}`, close: () => db.destroy() };
+    return {
+      db,
+      kind: 'postgres',
+      description: `postgres://${u.host}${u.pathname}`,
+      close: () => db.destroy(),
+    };
   }
-  const file = opts.dbUrl?.startsWith('sqlite:') ? opts.dbUrl.slice('sqlite:'.length) : sqlitePath(opts.dataDir);
+  const file = opts.dbUrl?.startsWith('sqlite:')
+    ? opts.dbUrl.slice('sqlite:'.length)
+    : sqlitePath(opts.dataDir);
   if (!opts.readonly) fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-  const sqlite = new SQLite(file, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+  const sqlite = new SQLite(file, {
+    readonly: opts.readonly ?? false,
+    fileMustExist: opts.readonly ?? false,
+  });
   if (!opts.readonly) {
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
@@ -50,5 +64,9 @@ export function openDatabase(opts: { dataDir: string; dbUrl?: string | undefined
 /** True when `err` is a unique-constraint violation on either dialect. */
 export function isUniqueViolation(err: unknown): boolean {
   const e = err as { code?: string } | null;
-  return e?.code === '23505' || e?.code === 'SQLITE_CONSTRAINT_UNIQUE' || e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
+  return (
+    e?.code === '23505' ||
+    e?.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    e?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
+  );
 }

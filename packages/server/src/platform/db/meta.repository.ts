@@ -5,7 +5,8 @@ export class MetaRepository {
   constructor(private readonly db: Db) {}
 
   async get(key: string): Promise<string | undefined> {
-    return (await this.db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst())?.value;
+    return (await this.db.selectFrom('meta').select('value').where('key', '=', key).executeTakeFirst())
+      ?.value;
   }
 
   async set(key: string, value: string): Promise<void> {

@@ -4,7 +4,11 @@ import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } fr
 const migrations: Record<string, Migration> = {
   '0001_foundation': {
     async up(db: Kysely<unknown>) {
-      await db.schema.createTable('meta').addColumn('key', 'text', (c) => c.primaryKey()).addColumn('value', 'text', (c) => c.notNull()).execute();
+      await db.schema
+        .createTable('meta')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('value', 'text', (c) => c.notNull())
+        .execute();
       await db.schema
         .createTable('keystore')
         .addColumn('name', 'text', (c) => c.primaryKey())
@@ -39,7 +43,11 @@ const migrations: Record<string, Migration> = {
         .addColumn('key', 'text', (c) => c.notNull())
         .addColumn('at', 'text', (c) => c.notNull())
         .execute();
-      await db.schema.createIndex('login_failures_key_at').on('login_failures').columns(['key', 'at']).execute();
+      await db.schema
+        .createIndex('login_failures_key_at')
+        .on('login_failures')
+        .columns(['key', 'at'])
+        .execute();
       await db.schema
         .createTable('users')
         .addColumn('id', 'text', (c) => c.primaryKey())
@@ -110,7 +118,11 @@ const migrations: Record<string, Migration> = {
         .addColumn('created_at', 'text', (c) => c.notNull())
         .addColumn('updated_at', 'text', (c) => c.notNull())
         .execute();
-      await db.schema.createIndex('device_commands_device').on('device_commands').column('device_id').execute();
+      await db.schema
+        .createIndex('device_commands_device')
+        .on('device_commands')
+        .column('device_id')
+        .execute();
       await db.schema
         .createTable('device_challenges')
         .addColumn('id', 'text', (c) => c.primaryKey())
@@ -158,6 +170,9 @@ export async function migrateToLatest(db: Kysely<unknown>): Promise<void> {
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new Error(`database migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new Error(
+      `database migration ${failed} failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`,
+      { cause: error },
+    );
   }
 }

@@ -69,7 +69,13 @@ export interface Database {
     updated_at: string;
   };
   device_challenges: { id: string; device_id: string; nonce: string; expires_at: string };
-  device_sessions: { id: string; token_hash: string; device_id: string; created_at: string; expires_at: string };
+  device_sessions: {
+    id: string;
+    token_hash: string;
+    device_id: string;
+    created_at: string;
+    expires_at: string;
+  };
   audit_log: {
     seq: number;
     at: string;

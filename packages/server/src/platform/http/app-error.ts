@@ -16,5 +16,6 @@ export class AppError extends Error {
 }
 
 export const notFound = (what: string) => new AppError(404, 'not_found', `${what} not found`);
-export const forbidden = (message = 'your role does not allow this') => new AppError(403, 'forbidden', message);
+export const forbidden = (message = 'your role does not allow this') =>
+  new AppError(403, 'forbidden', message);
 export const unauthenticated = (message = 'sign in first') => new AppError(401, 'unauthenticated', message);

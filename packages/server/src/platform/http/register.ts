@@ -24,11 +24,20 @@ export function validationError(error: ZodError, where: string): AppError {
     message: i.code === 'unrecognized_keys' ? `unknown field(s): ${i.keys.join(', ')}` : i.message,
   }));
   const first = details[0];
-  return new AppError(400, 'validation_failed', first ? `${first.path}: ${first.message}` : `invalid ${where}`, { details });
+  return new AppError(
+    400,
+    'validation_failed',
+    first ? `${first.path}: ${first.message}` : `invalid ${where}`,
+    { details },
+  );
 }
 
 /** Registers the route table on Fastify: authentication, permission, schema parsing, then the handler. */
-export function registerRoutes(app: FastifyInstance, routes: readonly RouteSpec[], auth: Authenticator): void {
+export function registerRoutes(
+  app: FastifyInstance,
+  routes: readonly RouteSpec[],
+  auth: Authenticator,
+): void {
   for (const spec of routes) {
     app.route({
       method: spec.method,
@@ -45,17 +54,26 @@ export function registerRoutes(app: FastifyInstance, routes: readonly RouteSpec[
           principal = await auth.device(request);
         }
         if (spec.consumes && request.method !== 'GET') {
-          const type = String(request.headers['content-type'] ?? '').split(';')[0]?.trim();
-          if (type !== spec.consumes) throw new AppError(415, 'unsupported_media_type', `send the body as ${spec.consumes}`);
+          const type = String(request.headers['content-type'] ?? '')
+            .split(';')[0]
+            ?.trim();
+          if (type !== spec.consumes)
+            throw new AppError(415, 'unsupported_media_type', `send the body as ${spec.consumes}`);
         }
         const body = spec.consumes ? request.body : parseWith(spec.body, request.body, 'body');
-        if (!spec.body && !spec.consumes && request.body !== undefined && request.body !== null && request.method !== 'GET') {
+        if (
+          !spec.body &&
+          !spec.consumes &&
+          request.body !== undefined &&
+          request.body !== null &&
+          request.method !== 'GET'
+        ) {
           const empty = typeof request.body === 'object' && Object.keys(request.body).length === 0;
           if (!empty) throw new AppError(400, 'validation_failed', 'this endpoint takes no body');
         }
         const query = parseWith(spec.query, request.query, 'query');
         const params = parseWith(spec.params, request.params, 'params');
-        const result = await spec.handler({ body, query, params, principal, ip: request.ip, request, reply } as never);
+        const result = await spec.handler({ body, query, params, principal, ip: request.ip, request, reply });
         reply.code(spec.status ?? 200);
         if (spec.produces && !reply.getHeader('content-type')) reply.type(spec.produces);
         return result;
@@ -68,30 +86,50 @@ export function registerRoutes(app: FastifyInstance, routes: readonly RouteSpec[
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | AppError | ZodError, request, reply) => {
     if (err instanceof AppError) {
-      return reply.code(err.status).send({ error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) } });
+      return reply
+        .code(err.status)
+        .send({
+          error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) },
+        });
     }
     if (err instanceof ZodError) {
       const e = validationError(err, 'body');
       return reply.code(400).send({ error: { code: e.code, message: e.message, details: e.details } });
     }
-    const fe = err as FastifyError;
+    const fe = err;
     const code = fe.code ?? '';
     if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply.code(413).send({ error: { code: 'body_too_large', message: 'the request body is larger than the server accepts' } });
+      return reply
+        .code(413)
+        .send({
+          error: { code: 'body_too_large', message: 'the request body is larger than the server accepts' },
+        });
     }
     if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-      return reply.code(415).send({ error: { code: 'unsupported_media_type', message: 'send JSON with Content-Type: application/json' } });
+      return reply
+        .code(415)
+        .send({
+          error: { code: 'unsupported_media_type', message: 'send JSON with Content-Type: application/json' },
+        });
     }
     if (code.startsWith('FST_ERR_CTP_') || (fe.statusCode === 400 && err instanceof SyntaxError)) {
-      return reply.code(400).send({ error: { code: 'invalid_json', message: 'the request body is not valid JSON' } });
+      return reply
+        .code(400)
+        .send({ error: { code: 'invalid_json', message: 'the request body is not valid JSON' } });
     }
     if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
       return reply.code(fe.statusCode).send({ error: { code: 'bad_request', message: fe.message } });
     }
     request.log.error({ err }, 'unhandled error');
-    return reply.code(500).send({ error: { code: 'internal_error', message: 'internal error; the server log has the details' } });
+    return reply
+      .code(500)
+      .send({ error: { code: 'internal_error', message: 'internal error; the server log has the details' } });
   });
   app.setNotFoundHandler((request, reply) => {
-    return reply.code(404).send({ error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` } });
+    return reply
+      .code(404)
+      .send({
+        error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` },
+      });
   });
 }

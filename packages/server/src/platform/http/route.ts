@@ -30,14 +30,24 @@ export interface RouteContext<B, Q, P, A extends Principal> {
   reply: FastifyReply;
 }
 
-type PrincipalFor<K extends RouteAuth> = K extends 'admin' ? AdminPrincipal : K extends 'device' ? DevicePrincipal : AnonymousPrincipal;
+type PrincipalFor<K extends RouteAuth> = K extends 'admin'
+  ? AdminPrincipal
+  : K extends 'device'
+    ? DevicePrincipal
+    : AnonymousPrincipal;
 export type RouteAuth = 'none' | 'admin' | 'device';
 
 /**
  * One API route, declared once: the server registers it, the OpenAPI document is generated from
  * it, and the role-matrix test walks it. `permission` is checked before the handler runs.
  */
-export interface RouteSpec<B = unknown, Q = unknown, P = unknown, R = unknown, K extends RouteAuth = RouteAuth> {
+export interface RouteSpec<
+  B = unknown,
+  Q = unknown,
+  P = unknown,
+  R = unknown,
+  K extends RouteAuth = RouteAuth,
+> {
   method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   url: string;
   summary: string;
@@ -57,8 +67,12 @@ export interface RouteSpec<B = unknown, Q = unknown, P = unknown, R = unknown, K
 }
 
 /** Declares a route with its types inferred from its schemas. */
-export function route<B = undefined, Q = undefined, P = undefined, R = unknown, K extends RouteAuth = RouteAuth>(
-  spec: RouteSpec<B, Q, P, R, K>,
-): RouteSpec {
-  return spec as unknown as RouteSpec; // erased for the registry; the handler was type-checked above
+export function route<
+  B = undefined,
+  Q = undefined,
+  P = undefined,
+  R = unknown,
+  K extends RouteAuth = RouteAuth,
+>(spec: RouteSpec<B, Q, P, R, K>): RouteSpec {
+  return spec; // erased for the registry; the handler was type-checked above
 }

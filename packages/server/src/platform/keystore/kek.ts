@@ -26,17 +26,23 @@ export function kekFilePath(dataDir: string): string {
 export function resolveKek(dataDir: string, env: NodeJS.ProcessEnv, allowCreate: boolean): KekSource {
   const fromEnv = env.ENCLAVE_KEK;
   if (fromEnv !== undefined && fromEnv !== '') {
-    if (fromEnv.length < 32) throw new KekError('ENCLAVE_KEK is too short: use at least 32 characters (e.g. `openssl rand -base64 32`)');
+    if (fromEnv.length < 32)
+      throw new KekError(
+        'ENCLAVE_KEK is too short: use at least 32 characters (e.g. `openssl rand -base64 32`)',
+      );
     return { kek: fromEnv, source: 'env', created: false };
   }
   const file = kekFilePath(dataDir);
   if (fs.existsSync(file)) {
     const kek = fs.readFileSync(file, 'utf8').trim();
-    if (kek.length < 32) throw new KekError(`the key file ${file} is too short or damaged: restore it from your backup`);
+    if (kek.length < 32)
+      throw new KekError(`the key file ${file} is too short or damaged: restore it from your backup`);
     return { kek, source: 'file', created: false };
   }
   if (!allowCreate) {
-    throw new KekError(`no key-encryption key: set ENCLAVE_KEK or restore ${file} (the data directory is encrypted under it)`);
+    throw new KekError(
+      `no key-encryption key: set ENCLAVE_KEK or restore ${file} (the data directory is encrypted under it)`,
+    );
   }
   fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const kek = randomBytes(32).toString('base64url');

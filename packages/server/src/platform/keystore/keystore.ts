@@ -32,15 +32,23 @@ export class Keystore {
 
   /** Later starts: derive the wrapping key and prove it is the right one before anything is written. */
   static async unlock(db: Db, kek: string): Promise<Keystore> {
-    const rows = await db.selectFrom('meta').select(['key', 'value']).where('key', 'in', ['kek_salt', 'kek_check']).execute();
+    const rows = await db
+      .selectFrom('meta')
+      .select(['key', 'value'])
+      .where('key', 'in', ['kek_salt', 'kek_check'])
+      .execute();
     const salt = rows.find((r) => r.key === 'kek_salt')?.value;
     const check = rows.find((r) => r.key === 'kek_check')?.value;
-    if (!salt || !check) throw new KekError('the database has no key check value: it was not initialised by Enclave');
+    if (!salt || !check)
+      throw new KekError('the database has no key check value: it was not initialised by Enclave');
     const key = deriveWrappingKey(kek, Buffer.from(salt, 'base64'));
     try {
       open(key, Buffer.from(check, 'base64'), 'kek-check');
     } catch (err) {
-      if (err instanceof SealOpenError) throw new KekError('wrong key-encryption key: the KEK does not open this data directory (check ENCLAVE_KEK or DATA/kek)');
+      if (err instanceof SealOpenError)
+        throw new KekError(
+          'wrong key-encryption key: the KEK does not open this data directory (check ENCLAVE_KEK or DATA/kek)',
+        );
       throw err;
     }
     return new Keystore(db, key);
@@ -56,13 +64,21 @@ export class Keystore {
   }
 
   async get(name: string): Promise<Buffer> {
-    const row = await this.db.selectFrom('keystore').select('sealed').where('name', '=', name).executeTakeFirst();
-    if (!row) throw new KekError(`key ${name} is missing from the keystore: restore the database from a backup`);
+    const row = await this.db
+      .selectFrom('keystore')
+      .select('sealed')
+      .where('name', '=', name)
+      .executeTakeFirst();
+    if (!row)
+      throw new KekError(`key ${name} is missing from the keystore: restore the database from a backup`);
     return open(this.wrappingKey, Buffer.from(row.sealed, 'base64'), `keystore:${name}`);
   }
 
   async has(name: string): Promise<boolean> {
-    return (await this.db.selectFrom('keystore').select('name').where('name', '=', name).executeTakeFirst()) !== undefined;
+    return (
+      (await this.db.selectFrom('keystore').select('name').where('name', '=', name).executeTakeFirst()) !==
+      undefined
+    );
   }
 }
 

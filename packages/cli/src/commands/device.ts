@@ -1,0 +1,239 @@
+import type { Command } from 'commander';
+import { z } from 'zod';
+import {
+  activateDevice,
+  authenticateDevice,
+  DEVICE_PASSPHRASE_ENV,
+  DeviceClient,
+  hasDevice,
+  normalizeFingerprint,
+  parseActivationQr,
+  readDeviceDir,
+  writeDeviceDir,
+  devicePaths,
+  type ActivationQr,
+} from '@enclave/client';
+import { action, withCommonOptions, type CommandEnv } from '../lib/action.js';
+import { CliError } from '../lib/cli-error.js';
+import type { CliContext } from '../lib/context.js';
+import { CommonFlags, FingerprintFlag, ServerUrlFlag, readSecretFile } from '../lib/flags.js';
+import { fields, table } from '../lib/output.js';
+import { CLI_VERSION } from '../version.js';
+
+const DeviceCommonFlags = { ...CommonFlags, config: z.string().optional(), dir: z.string().min(1) } as const;
+const ActivateFlags = z.object({
+  ...DeviceCommonFlags,
+  server: ServerUrlFlag.optional(),
+  email: z.string().min(1).optional(),
+  activationPassword: z.string().min(1).optional(),
+  activationPasswordFile: z.string().min(1).optional(),
+  qr: z.string().min(1).optional(),
+  platform: z.string().trim().min(1).max(40).optional(),
+  name: z.string().trim().min(1).max(100).optional(),
+  caFingerprint: FingerprintFlag.optional(),
+});
+const SyncFlags = z.object({ ...DeviceCommonFlags, server: ServerUrlFlag.optional() });
+
+type ActivateOpts = z.output<typeof ActivateFlags>;
+
+/** Merges one setting from a flag and the QR payload; both given and different is an error. */
+function pick(
+  flag: string | undefined,
+  fromQr: string | undefined,
+  name: string,
+  same: (a: string, b: string) => boolean = (a, b) => a === b,
+): string | undefined {
+  if (flag !== undefined && fromQr !== undefined && !same(flag, fromQr)) {
+    throw new CliError(
+      'usage_error',
+      `${name} disagrees with the activation QR payload — pass one or the other`,
+    );
+  }
+  return flag ?? fromQr;
+}
+
+/** Works out server, email, password and expected CA from flags and/or the QR payload. */
+async function activationInputs(o: ActivateOpts) {
+  let qr: ActivationQr | undefined;
+  if (o.qr !== undefined) {
+    qr = parseActivationQr(o.qr);
+  }
+  const qrServer = qr ? ServerUrlFlag.safeParse(qr.server) : undefined;
+  if (qrServer && !qrServer.success)
+    throw new CliError(
+      'usage_error',
+      `the activation QR payload names an invalid server (${qr?.server ?? ''})`,
+    );
+  const server = pick(o.server, qrServer?.data, '--server');
+  const email = pick(
+    o.email,
+    qr?.email,
+    '--email',
+    (a, b) => a.trim().toLowerCase() === b.trim().toLowerCase(),
+  );
+  const expectedCaFingerprint = pick(
+    o.caFingerprint,
+    qr ? normalizeFingerprint(qr.caFingerprint) : undefined,
+    '--ca-fingerprint',
+  );
+  if (o.activationPassword !== undefined && o.activationPasswordFile !== undefined) {
+    throw new CliError(
+      'usage_error',
+      'pass either --activation-password or --activation-password-file, not both',
+    );
+  }
+  const flagPassword =
+    o.activationPasswordFile !== undefined
+      ? await readSecretFile(o.activationPasswordFile, '--activation-password-file')
+      : o.activationPassword;
+  const password = pick(flagPassword, qr?.password, '--activation-password');
+  if (!server) throw new CliError('usage_error', 'missing --server URL (or --qr PAYLOAD)');
+  if (!email) throw new CliError('usage_error', 'missing --email (or --qr PAYLOAD)');
+  if (!password)
+    throw new CliError(
+      'usage_error',
+      'missing --activation-password or --activation-password-file (or --qr PAYLOAD)',
+    );
+  return { server, email, password, expectedCaFingerprint };
+}
+
+function passphraseOf(ctx: CliContext): string | null {
+  return ctx.env[DEVICE_PASSPHRASE_ENV] || null;
+}
+
+/** `enclave device activate|sync` — this machine as a managed device. */
+export function registerDeviceCommands(program: Command, env: CommandEnv): void {
+  const { ctx } = env;
+  const device = program.command('device').description('this machine as an Enclave device');
+
+  withCommonOptions(
+    device
+      .command('activate')
+      .description(
+        'activate this device with a one-time activation password (OPAQUE: the password is never sent)',
+      )
+      .requiredOption('--dir <dir>', 'device directory to create (certificate, CA chain, key)')
+      .option('--server <url>', 'server URL')
+      .option('--email <email>', 'the user this device belongs to')
+      .option('--activation-password <password>', 'the one-time activation password')
+      .option('--activation-password-file <file>', 'file whose first line is the activation password')
+      .option(
+        '--qr <payload>',
+        'the activation QR payload (JSON) instead of --server/--email/--activation-password',
+      )
+      .option('--platform <platform>', `platform name (default node-${process.platform})`)
+      .option('--name <name>', 'device name shown to administrators')
+      .option('--ca-fingerprint <fp>', 'expected enterprise CA fingerprint')
+      .option('--config <dir>', 'accepted for symmetry with the admin commands; device state lives in --dir'),
+  ).action(
+    action(env, ActivateFlags, async (o) => {
+      const inputs = await activationInputs(o);
+      // Check before activating: a used activation password cannot be used again.
+      if (await hasDevice(o.dir))
+        throw new CliError(
+          'device_dir_exists',
+          `${devicePaths(o.dir).dir} already holds an activated device — choose another --dir`,
+        );
+      const platform = o.platform ?? `node-${process.platform}`;
+      const activated = await activateDevice({
+        transport: ctx.transport({ baseUrl: inputs.server, insecure: true }), // OPAQUE, not TLS, authenticates the server here
+        email: inputs.email,
+        activationPassword: inputs.password,
+        platform,
+        clientVersion: CLI_VERSION,
+        ...(o.name ? { deviceName: o.name } : {}),
+        ...(inputs.expectedCaFingerprint ? { expectedCaFingerprint: inputs.expectedCaFingerprint } : {}),
+      });
+      const paths = await writeDeviceDir(
+        o.dir,
+        {
+          record: {
+            deviceId: activated.deviceId,
+            server: inputs.server,
+            userEmail: activated.userEmail,
+            caFingerprint: activated.caFingerprint,
+            platform,
+            clientVersion: CLI_VERSION,
+            activatedAt: ctx.now().toISOString(),
+          },
+          certificatePem: activated.certificatePem,
+          chainPem: activated.chainPem,
+          privateKeyPkcs8: activated.privateKeyPkcs8,
+        },
+        { passphrase: passphraseOf(ctx) },
+      );
+      const data = {
+        deviceId: activated.deviceId,
+        certificatePath: paths.certificate,
+        caPath: paths.ca,
+        keyPath: paths.key,
+        dir: paths.dir,
+        userEmail: activated.userEmail,
+        caFingerprint: activated.caFingerprint,
+        server: inputs.server,
+      };
+      const warnings = passphraseOf(ctx)
+        ? []
+        : [`${paths.key} is not encrypted — set ${DEVICE_PASSPHRASE_ENV} before activating to encrypt it`];
+      return {
+        data,
+        warnings,
+        text: `Activated device ${data.deviceId} for ${data.userEmail}.\n${fields([
+          ['certificate', data.certificatePath],
+          ['CA chain', data.caPath],
+          ['key', data.keyPath],
+          ['CA fingerprint', data.caFingerprint],
+        ])}`,
+      };
+    }),
+  );
+
+  withCommonOptions(
+    device
+      .command('sync')
+      .description('check in: authenticate with the device key and fetch status, policy and pending commands')
+      .requiredOption('--dir <dir>', 'device directory')
+      .option('--server <url>', 'server URL (default: the one the device was activated with)')
+      .option('--config <dir>', 'accepted for symmetry with the admin commands; device state lives in --dir'),
+  ).action(
+    action(env, SyncFlags, async (o) => {
+      const local = await readDeviceDir(o.dir, { passphrase: passphraseOf(ctx) });
+      const transport = ctx.transport({ baseUrl: o.server ?? local.record.server, ca: local.caPem });
+      const { token } = await authenticateDevice({
+        transport,
+        deviceId: local.record.deviceId,
+        privateKey: local.privateKey,
+      });
+      const self = await new DeviceClient(transport, token).me();
+      if (self.status === 'revoked')
+        throw new CliError(
+          'device_revoked',
+          `device ${self.deviceId} has been revoked by the enterprise — activate again with a new activation password`,
+        );
+      const data = {
+        deviceId: self.deviceId,
+        userEmail: self.userEmail,
+        status: self.status,
+        compliance: self.compliance,
+        policy: self.policy,
+        commands: self.commands,
+      };
+      const pending = self.commands.length
+        ? table(
+            ['COMMAND', 'TYPE', 'STATE', 'CREATED'],
+            self.commands.map((c) => [c.commandId, c.type, c.state, c.createdAt]),
+          )
+        : '(no pending commands)';
+      return {
+        data,
+        text: `${fields([
+          ['device', self.deviceId],
+          ['user', self.userEmail],
+          ['status', self.status],
+          ['compliance', self.compliance],
+          ['policy', self.policy === null ? 'none' : 'assigned'],
+        ])}\n\n${pending}`,
+      };
+    }),
+  );
+}

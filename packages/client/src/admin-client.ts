@@ -1,0 +1,373 @@
+import { z } from 'zod';
+import {
+  ActivationCreateSchema,
+  ActivationCreatedSchema,
+  ActivationInfoSchema,
+  AdminCreateSchema,
+  AdminListSchema,
+  AdminSchema,
+  AdminUpdateSchema,
+  AuditListQuerySchema,
+  AuditPageSchema,
+  AuditVerifySchema,
+  CaInfoSchema,
+  DeviceCommandCreateSchema,
+  DeviceCommandSchema,
+  DeviceDetailSchema,
+  DeviceListQuerySchema,
+  DevicePageSchema,
+  GroupCreateSchema,
+  GroupPageSchema,
+  GroupSchema,
+  GroupUpdateSchema,
+  IdSchema,
+  LoginResultSchema,
+  LoginSchema,
+  OkSchema,
+  PageQuerySchema,
+  RoleSchema,
+  ServerInfoSchema,
+  SetupSchema,
+  TotpConfirmSchema,
+  TotpEnrollResultSchema,
+  UserCreateSchema,
+  UserImportResultSchema,
+  UserListQuerySchema,
+  UserPageSchema,
+  UserSchema,
+  UserUpdateSchema,
+} from '@enclave/protocol';
+import { requestBody, segment, withQuery } from './request-body.js';
+import { call, parseResponse, type Transport, type TransportRequest } from './transport.js';
+
+/**
+ * `GET /api/v1/activations?email=E` answers `{ items: ActivationInfo[] }`; protocol has no named
+ * schema for that envelope, so it is defined here.
+ */
+export const ActivationListSchema = z.object({ items: z.array(ActivationInfoSchema) });
+/** What `POST /api/v1/setup` answers: the first Security Administrator. */
+export const SetupResultSchema = z.object({ id: IdSchema, email: z.string(), role: RoleSchema });
+
+// Response types of the admin API, inferred from the protocol schemas.
+/** `GET /api/v1/info`. */
+export type ServerInfo = z.infer<typeof ServerInfoSchema>;
+/** `GET /api/v1/pki/ca`. */
+export type CaInfo = z.infer<typeof CaInfoSchema>;
+/** `POST /api/v1/auth/login` (holds the bearer token — never print it). */
+export type LoginResult = z.infer<typeof LoginResultSchema>;
+/** An administrator. */
+export type AdminRecord = z.infer<typeof AdminSchema>;
+/** A user. */
+export type UserRecord = z.infer<typeof UserSchema>;
+/** A page of users. */
+export type UserPage = z.infer<typeof UserPageSchema>;
+/** The per-row report of a CSV import. */
+export type UserImportReport = z.infer<typeof UserImportResultSchema>;
+/** A group. */
+export type GroupRecord = z.infer<typeof GroupSchema>;
+/** A page of groups. */
+export type GroupPage = z.infer<typeof GroupPageSchema>;
+/** An activation password, without the secret. */
+export type ActivationInfo = z.infer<typeof ActivationInfoSchema>;
+/** A new activation password with its secret and QR payload (shown once). */
+export type ActivationCreated = z.infer<typeof ActivationCreatedSchema>;
+/** A page of devices. */
+export type DevicePage = z.infer<typeof DevicePageSchema>;
+/** A device with its certificate and command history. */
+export type DeviceDetail = z.infer<typeof DeviceDetailSchema>;
+/** A remote command and its state. */
+export type DeviceCommand = z.infer<typeof DeviceCommandSchema>;
+/** A page of audit entries. */
+export type AuditPage = z.infer<typeof AuditPageSchema>;
+/** The result of walking the audit hash chain. */
+export type AuditVerification = z.infer<typeof AuditVerifySchema>;
+/** A TOTP secret and its otpauth URL. */
+export type TotpEnrollment = z.infer<typeof TotpEnrollResultSchema>;
+
+/** Options of {@link AdminClient}. */
+export interface AdminClientOptions {
+  /** Bearer token from {@link AdminClient.login} (or a saved session). */
+  token?: string;
+}
+
+/**
+ * Typed client for the administrator routes of `docs/API.md`. Every method parses the answer with
+ * the protocol schema and throws {@link ApiError} with the server's stable code on failure.
+ * @example
+ * const admin = new AdminClient(httpsTransport({ baseUrl, ca }), {});
+ * await admin.login({ email: 'sec@example.com', password });
+ * const { items } = await admin.listUsers({ q: 'alice' });
+ */
+export class AdminClient {
+  private token: string | undefined;
+
+  constructor(
+    private readonly transport: Transport,
+    opts: AdminClientOptions = {},
+  ) {
+    this.token = opts.token;
+  }
+
+  /** The bearer token in use, if any (set by {@link AdminClient.login}). */
+  get sessionToken(): string | undefined {
+    return this.token;
+  }
+
+  /** Replaces the bearer token (e.g. after loading a saved session). */
+  setToken(token: string | undefined): void {
+    this.token = token;
+  }
+
+  private async send<T>(req: TransportRequest, schema: { parse(v: unknown): T }): Promise<T> {
+    const headers: Record<string, string> = { ...req.headers };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    return call(this.transport, { ...req, headers }, schema);
+  }
+
+  private async sendText(req: TransportRequest): Promise<string> {
+    const headers: Record<string, string> = { accept: 'application/x-pem-file, text/plain', ...req.headers };
+    const res = await this.transport({ ...req, headers });
+    if (res.status >= 400) parseResponse(res); // throws the server's error
+    return res.text;
+  }
+
+  // ── Public: server and PKI ────────────────────────────────────────────────────────────────
+
+  /** `GET /api/v1/info` — server name, version, organisation, CA fingerprint, whether setup is pending. */
+  async info(): Promise<ServerInfo> {
+    return this.send({ method: 'GET', path: '/api/v1/info' }, ServerInfoSchema);
+  }
+
+  /** `GET /api/v1/pki/ca` — the enterprise CA chain (issuing CA, then root) and the root's fingerprint. */
+  async caInfo(): Promise<CaInfo> {
+    return this.send({ method: 'GET', path: '/api/v1/pki/ca' }, CaInfoSchema);
+  }
+
+  /** `GET /api/v1/pki/ca.pem` — the CA chain as one PEM bundle. */
+  async caPem(): Promise<string> {
+    return this.sendText({ method: 'GET', path: '/api/v1/pki/ca.pem' });
+  }
+
+  /** `GET /api/v1/pki/crl` — the issuing CA's CRL as PEM (`X509 CRL`). */
+  async crlPem(): Promise<string> {
+    return this.sendText({ method: 'GET', path: '/api/v1/pki/crl' });
+  }
+
+  // ── Sign-in ───────────────────────────────────────────────────────────────────────────────
+
+  /** `POST /api/v1/setup` — creates the first Security Administrator from the one-time setup code. */
+  async setup(input: z.input<typeof SetupSchema>): Promise<z.infer<typeof SetupResultSchema>> {
+    return this.send(
+      { method: 'POST', path: '/api/v1/setup', body: requestBody(SetupSchema, input) },
+      SetupResultSchema,
+    );
+  }
+
+  /** `POST /api/v1/auth/login` — signs in and keeps the returned token for later calls. */
+  async login(input: z.input<typeof LoginSchema>): Promise<LoginResult> {
+    const result = await this.send(
+      { method: 'POST', path: '/api/v1/auth/login', body: requestBody(LoginSchema, input) },
+      LoginResultSchema,
+    );
+    this.token = result.token;
+    return result;
+  }
+
+  /** `POST /api/v1/auth/logout` — ends the session and forgets the token. */
+  async logout(): Promise<void> {
+    await this.send({ method: 'POST', path: '/api/v1/auth/logout', body: {} }, OkSchema);
+    this.token = undefined;
+  }
+
+  /** `GET /api/v1/auth/me` — the signed-in administrator. */
+  async me(): Promise<AdminRecord> {
+    return this.send({ method: 'GET', path: '/api/v1/auth/me' }, AdminSchema);
+  }
+
+  /** `POST /api/v1/auth/totp/enroll` — a new TOTP secret (not active until confirmed). */
+  async totpEnroll(): Promise<TotpEnrollment> {
+    return this.send({ method: 'POST', path: '/api/v1/auth/totp/enroll', body: {} }, TotpEnrollResultSchema);
+  }
+
+  /** `POST /api/v1/auth/totp/confirm` — activates TOTP with a current code. */
+  async totpConfirm(input: z.input<typeof TotpConfirmSchema>): Promise<AdminRecord> {
+    return this.send(
+      { method: 'POST', path: '/api/v1/auth/totp/confirm', body: requestBody(TotpConfirmSchema, input) },
+      AdminSchema,
+    );
+  }
+
+  // ── Administrators ────────────────────────────────────────────────────────────────────────
+
+  /** `GET /api/v1/admins` (admins:read). */
+  async listAdmins(): Promise<z.infer<typeof AdminListSchema>> {
+    return this.send({ method: 'GET', path: '/api/v1/admins' }, AdminListSchema);
+  }
+
+  /** `POST /api/v1/admins` (admins:manage). */
+  async createAdmin(input: z.input<typeof AdminCreateSchema>): Promise<AdminRecord> {
+    return this.send(
+      { method: 'POST', path: '/api/v1/admins', body: requestBody(AdminCreateSchema, input) },
+      AdminSchema,
+    );
+  }
+
+  /** `PATCH /api/v1/admins/:id` (admins:manage) — changes the role. */
+  async updateAdmin(id: string, input: z.input<typeof AdminUpdateSchema>): Promise<AdminRecord> {
+    return this.send(
+      { method: 'PATCH', path: `/api/v1/admins/${segment(id)}`, body: requestBody(AdminUpdateSchema, input) },
+      AdminSchema,
+    );
+  }
+
+  /** `DELETE /api/v1/admins/:id` (admins:manage). */
+  async deleteAdmin(id: string): Promise<void> {
+    await this.send({ method: 'DELETE', path: `/api/v1/admins/${segment(id)}` }, OkSchema);
+  }
+
+  // ── Users ─────────────────────────────────────────────────────────────────────────────────
+
+  /** `GET /api/v1/users` (users:read) — `q` searches email and name; `group` filters by group name. */
+  async listUsers(query: z.input<typeof UserListQuerySchema> = {}): Promise<UserPage> {
+    const q = requestBody(UserListQuerySchema, query);
+    return this.send({ method: 'GET', path: withQuery('/api/v1/users', q) }, UserPageSchema);
+  }
+
+  /** `POST /api/v1/users` (users:write). */
+  async createUser(input: z.input<typeof UserCreateSchema>): Promise<UserRecord> {
+    return this.send(
+      { method: 'POST', path: '/api/v1/users', body: requestBody(UserCreateSchema, input) },
+      UserSchema,
+    );
+  }
+
+  /** `GET /api/v1/users/:id` (users:read). */
+  async getUser(id: string): Promise<UserRecord> {
+    return this.send({ method: 'GET', path: `/api/v1/users/${segment(id)}` }, UserSchema);
+  }
+
+  /** `PATCH /api/v1/users/:id` (users:write) — `groups`, when given, replaces the user's groups. */
+  async updateUser(id: string, input: z.input<typeof UserUpdateSchema>): Promise<UserRecord> {
+    return this.send(
+      { method: 'PATCH', path: `/api/v1/users/${segment(id)}`, body: requestBody(UserUpdateSchema, input) },
+      UserSchema,
+    );
+  }
+
+  /** `DELETE /api/v1/users/:id` (users:write). */
+  async deleteUser(id: string): Promise<void> {
+    await this.send({ method: 'DELETE', path: `/api/v1/users/${segment(id)}` }, OkSchema);
+  }
+
+  /**
+   * `POST /api/v1/users/import` (users:write) — CSV with the header `email,name,groups` (groups
+   * `;`-separated). Answers a per-row report; rows that fail do not stop the others.
+   */
+  async importUsersCsv(csv: string): Promise<UserImportReport> {
+    return this.send(
+      { method: 'POST', path: '/api/v1/users/import', rawBody: csv, contentType: 'text/csv' },
+      UserImportResultSchema,
+    );
+  }
+
+  // ── Groups ────────────────────────────────────────────────────────────────────────────────
+
+  /** `GET /api/v1/groups` (groups:read). */
+  async listGroups(query: z.input<typeof PageQuerySchema> = {}): Promise<GroupPage> {
+    const q = requestBody(PageQuerySchema, query);
+    return this.send({ method: 'GET', path: withQuery('/api/v1/groups', q) }, GroupPageSchema);
+  }
+
+  /** `POST /api/v1/groups` (groups:write). */
+  async createGroup(input: z.input<typeof GroupCreateSchema>): Promise<GroupRecord> {
+    return this.send(
+      { method: 'POST', path: '/api/v1/groups', body: requestBody(GroupCreateSchema, input) },
+      GroupSchema,
+    );
+  }
+
+  /** `GET /api/v1/groups/:id` (groups:read). */
+  async getGroup(id: string): Promise<GroupRecord> {
+    return this.send({ method: 'GET', path: `/api/v1/groups/${segment(id)}` }, GroupSchema);
+  }
+
+  /** `PATCH /api/v1/groups/:id` (groups:write). */
+  async updateGroup(id: string, input: z.input<typeof GroupUpdateSchema>): Promise<GroupRecord> {
+    return this.send(
+      { method: 'PATCH', path: `/api/v1/groups/${segment(id)}`, body: requestBody(GroupUpdateSchema, input) },
+      GroupSchema,
+    );
+  }
+
+  /** `DELETE /api/v1/groups/:id` (groups:write). */
+  async deleteGroup(id: string): Promise<void> {
+    await this.send({ method: 'DELETE', path: `/api/v1/groups/${segment(id)}` }, OkSchema);
+  }
+
+  // ── Activation passwords ──────────────────────────────────────────────────────────────────
+
+  /**
+   * `POST /api/v1/activations` (activations:create) — a one-time activation password. The answer
+   * is the only time the password (and its QR payload) exists outside the device.
+   */
+  async createActivation(input: z.input<typeof ActivationCreateSchema>): Promise<ActivationCreated> {
+    return this.send(
+      { method: 'POST', path: '/api/v1/activations', body: requestBody(ActivationCreateSchema, input) },
+      ActivationCreatedSchema,
+    );
+  }
+
+  /** `GET /api/v1/activations?email=E` (users:read) — the user's activation passwords (never the secrets). */
+  async listActivations(email: string): Promise<z.infer<typeof ActivationListSchema>> {
+    return this.send(
+      { method: 'GET', path: withQuery('/api/v1/activations', { email }) },
+      ActivationListSchema,
+    );
+  }
+
+  /** `DELETE /api/v1/activations/:id` (activations:create) — revokes an unused activation password. */
+  async deleteActivation(id: string): Promise<void> {
+    await this.send({ method: 'DELETE', path: `/api/v1/activations/${segment(id)}` }, OkSchema);
+  }
+
+  // ── Devices ───────────────────────────────────────────────────────────────────────────────
+
+  /** `GET /api/v1/devices` (devices:read). */
+  async listDevices(query: z.input<typeof DeviceListQuerySchema> = {}): Promise<DevicePage> {
+    const q = requestBody(DeviceListQuerySchema, query);
+    return this.send({ method: 'GET', path: withQuery('/api/v1/devices', q) }, DevicePageSchema);
+  }
+
+  /** `GET /api/v1/devices/:id` (devices:read) — the device, its certificate and its command history. */
+  async getDevice(id: string): Promise<DeviceDetail> {
+    return this.send({ method: 'GET', path: `/api/v1/devices/${segment(id)}` }, DeviceDetailSchema);
+  }
+
+  /** `POST /api/v1/devices/:id/commands` — queues a remote command (`revoke` needs devices:revoke). */
+  async sendDeviceCommand(
+    id: string,
+    input: z.input<typeof DeviceCommandCreateSchema>,
+  ): Promise<DeviceCommand> {
+    return this.send(
+      {
+        method: 'POST',
+        path: `/api/v1/devices/${segment(id)}/commands`,
+        body: requestBody(DeviceCommandCreateSchema, input),
+      },
+      DeviceCommandSchema,
+    );
+  }
+
+  // ── Audit ─────────────────────────────────────────────────────────────────────────────────
+
+  /** `GET /api/v1/audit` (audit:read). */
+  async listAudit(query: z.input<typeof AuditListQuerySchema> = {}): Promise<AuditPage> {
+    const q = requestBody(AuditListQuerySchema, query);
+    return this.send({ method: 'GET', path: withQuery('/api/v1/audit', q) }, AuditPageSchema);
+  }
+
+  /** `GET /api/v1/audit/verify` (audit:read) — walks the hash chain end to end. */
+  async verifyAudit(): Promise<AuditVerification> {
+    return this.send({ method: 'GET', path: '/api/v1/audit/verify' }, AuditVerifySchema);
+  }
+}
