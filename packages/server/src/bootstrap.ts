@@ -69,6 +69,8 @@ export async function openEnclave(opts: OpenOptions): Promise<Enclave> {
   const dbExists =
     !isSqlite ||
     fs.existsSync(opts.dbUrl?.startsWith('sqlite:') ? opts.dbUrl.slice(7) : sqlitePath(opts.dataDir));
+  // The data directory exists even on PostgreSQL: it holds the key file (if used) and backups.
+  fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const handle = openDatabase({ dataDir: opts.dataDir, dbUrl: opts.dbUrl });
   try {
     const initialised = dbExists && (await isInitialised(handle));

@@ -29,6 +29,9 @@ export interface RunServerOptions {
   listen?: string;
   tlsCertFile?: string;
   tlsKeyFile?: string;
+  publicUrl?: string;
+  deviceLimit?: number;
+  logLevel?: string;
   json: boolean;
 }
 /** A running server. */
@@ -54,6 +57,9 @@ const SERVER_FLAG_NAMES: Record<string, string> = {
   listen: '--listen',
   tlsCertFile: '--tls-cert',
   tlsKeyFile: '--tls-key',
+  publicUrl: '--public-url',
+  deviceLimit: '--device-limit',
+  logLevel: '--log-level',
   organization: '--org',
   adminEmail: '--admin-email',
   adminPassword: '--admin-password-file',
@@ -133,6 +139,9 @@ const ServeFlags = z
     nats: z.string().min(1).optional(),
     tlsCert: z.string().min(1).optional(),
     tlsKey: z.string().min(1).optional(),
+    publicUrl: z.string().min(1).optional(),
+    deviceLimit: z.coerce.number().int().min(1).max(100).optional(),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
   })
   .refine((o) => (o.tlsCert === undefined) === (o.tlsKey === undefined), {
     message: '--tls-cert and --tls-key go together',
@@ -197,7 +206,13 @@ export function registerServerCommands(program: Command, env: CommandEnv): void 
       .option('--db <url>', 'database URL (postgres://… for a cluster)')
       .option('--nats <url>', 'NATS URL (for a cluster)')
       .option('--tls-cert <file>', 'TLS certificate chain (PEM) instead of the one the enterprise CA issues')
-      .option('--tls-key <file>', 'its private key (PEM)'),
+      .option('--tls-key <file>', 'its private key (PEM)')
+      .option('--public-url <url>', 'the https:// URL devices use (put in activation QR codes)')
+      .option('--device-limit <n>', 'active devices per user (default 5)')
+      .option(
+        '--log-level <level>',
+        'fatal|error|warn|info|debug|trace|silent (default info; logs go to stderr as JSON)',
+      ),
   ).action(
     action(env, ServeFlags, async (o) => {
       const server = await loadServer(ctx);
@@ -212,6 +227,9 @@ export function registerServerCommands(program: Command, env: CommandEnv): void 
             ...(o.listen ? { listen: o.listen } : {}),
             ...(o.tlsCert ? { tlsCertFile: resolve(o.tlsCert) } : {}),
             ...(o.tlsKey ? { tlsKeyFile: resolve(o.tlsKey) } : {}),
+            ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
+            ...(o.deviceLimit ? { deviceLimit: o.deviceLimit } : {}),
+            ...(o.logLevel ? { logLevel: o.logLevel } : {}),
           },
           (line) => ctx.stdout(`${line}\n`),
         )

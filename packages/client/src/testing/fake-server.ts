@@ -2,7 +2,11 @@
 // built from the same crypto and OPAQUE library the real server uses.
 import { randomUUID } from 'node:crypto';
 import * as opaque from '@serenity-kit/opaque';
-import { ActivationRequestSchema, deviceAuthSigningInput } from '@enclave/protocol';
+import {
+  ActivationRequestSchema,
+  deviceAuthSigningInput,
+  normalizeActivationPassword,
+} from '@enclave/protocol';
 import {
   activationChannel,
   certificateFingerprint,
@@ -49,7 +53,8 @@ export async function createFakeServer(opts: FakeServerOptions): Promise<FakeSer
   await opaque.ready;
   const serverSetup = opaque.server.createSetup();
   const userId = randomUUID();
-  const records = opts.passwords.map((password) => {
+  // Like the real server, the fake registers the canonical form (normalizeActivationPassword).
+  const records = opts.passwords.map(normalizeActivationPassword).map((password) => {
     const { clientRegistrationState, registrationRequest } = opaque.client.startRegistration({ password });
     const { registrationResponse } = opaque.server.createRegistrationResponse({
       serverSetup,

@@ -290,10 +290,7 @@ describe('device authentication and revocation', () => {
     const ch = await t.inject('POST', '/api/v1/device-auth/challenge', {
       body: { deviceId: device.deviceId },
     });
-    const other = (await crypto.subtle.generateKey({ name: 'Ed25519' }, true, [
-      'sign',
-      'verify',
-    ])) as CryptoKeyPair;
+    const other = await crypto.subtle.generateKey({ name: 'Ed25519' }, true, ['sign', 'verify']);
     const input = Buffer.from(deviceAuthSigningInput(ch.json.challengeId, ch.json.nonce, device.deviceId));
     const forged = await signEd25519(other.privateKey, input);
     const r1 = await t.inject('POST', '/api/v1/device-auth/token', {

@@ -86,11 +86,9 @@ export function registerRoutes(
 export function installErrorHandler(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | AppError | ZodError, request, reply) => {
     if (err instanceof AppError) {
-      return reply
-        .code(err.status)
-        .send({
-          error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) },
-        });
+      return reply.code(err.status).send({
+        error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) },
+      });
     }
     if (err instanceof ZodError) {
       const e = validationError(err, 'body');
@@ -99,18 +97,14 @@ export function installErrorHandler(app: FastifyInstance): void {
     const fe = err;
     const code = fe.code ?? '';
     if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      return reply
-        .code(413)
-        .send({
-          error: { code: 'body_too_large', message: 'the request body is larger than the server accepts' },
-        });
+      return reply.code(413).send({
+        error: { code: 'body_too_large', message: 'the request body is larger than the server accepts' },
+      });
     }
     if (code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-      return reply
-        .code(415)
-        .send({
-          error: { code: 'unsupported_media_type', message: 'send JSON with Content-Type: application/json' },
-        });
+      return reply.code(415).send({
+        error: { code: 'unsupported_media_type', message: 'send JSON with Content-Type: application/json' },
+      });
     }
     if (code.startsWith('FST_ERR_CTP_') || (fe.statusCode === 400 && err instanceof SyntaxError)) {
       return reply
@@ -126,10 +120,8 @@ export function installErrorHandler(app: FastifyInstance): void {
       .send({ error: { code: 'internal_error', message: 'internal error; the server log has the details' } });
   });
   app.setNotFoundHandler((request, reply) => {
-    return reply
-      .code(404)
-      .send({
-        error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` },
-      });
+    return reply.code(404).send({
+      error: { code: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` },
+    });
   });
 }
