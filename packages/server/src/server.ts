@@ -28,7 +28,13 @@ export async function runServer(
   const hosts = ['localhost', '127.0.0.1', '::1'];
   if (!['0.0.0.0', '::'].includes(cfg.listen.host) && !hosts.includes(cfg.listen.host))
     hosts.push(cfg.listen.host);
-  const enclave = await openEnclave({ dataDir: cfg.dataDir, dbUrl: cfg.dbUrl, env, hosts });
+  const enclave = await openEnclave({
+    dataDir: cfg.dataDir,
+    dbUrl: cfg.dbUrl,
+    organization: cfg.organization,
+    env,
+    hosts,
+  });
   let https = { key: enclave.tls.keyPem, cert: `${enclave.tls.certPem}\n${enclave.tls.chainPem}` };
   if (cfg.tlsCertFile && cfg.tlsKeyFile)
     https = { key: fs.readFileSync(cfg.tlsKeyFile, 'utf8'), cert: fs.readFileSync(cfg.tlsCertFile, 'utf8') };

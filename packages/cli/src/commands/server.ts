@@ -32,6 +32,7 @@ export interface RunServerOptions {
   publicUrl?: string;
   deviceLimit?: number;
   logLevel?: string;
+  organization?: string;
   json: boolean;
 }
 /** A running server. */
@@ -142,6 +143,7 @@ const ServeFlags = z
     publicUrl: z.string().min(1).optional(),
     deviceLimit: z.coerce.number().int().min(1).max(100).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
+    org: z.string().trim().min(1).max(100).optional(),
   })
   .refine((o) => (o.tlsCert === undefined) === (o.tlsKey === undefined), {
     message: '--tls-cert and --tls-key go together',
@@ -209,6 +211,7 @@ export function registerServerCommands(program: Command, env: CommandEnv): void 
       .option('--tls-key <file>', 'its private key (PEM)')
       .option('--public-url <url>', 'the https:// URL devices use (put in activation QR codes)')
       .option('--device-limit <n>', 'active devices per user (default 5)')
+      .option('--org <name>', 'organisation name, used when this start creates the installation')
       .option(
         '--log-level <level>',
         'fatal|error|warn|info|debug|trace|silent (default info; logs go to stderr as JSON)',
@@ -230,6 +233,7 @@ export function registerServerCommands(program: Command, env: CommandEnv): void 
             ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
             ...(o.deviceLimit ? { deviceLimit: o.deviceLimit } : {}),
             ...(o.logLevel ? { logLevel: o.logLevel } : {}),
+            ...(o.org ? { organization: o.org } : {}),
           },
           (line) => ctx.stdout(`${line}\n`),
         )

@@ -29,6 +29,8 @@ export const ServerConfigSchema = z
     tlsKeyFile: z.string().optional(),
     natsUrl: z.string().optional(),
     deviceLimit: z.number().int().min(1).max(100).default(5),
+    /** Organisation name; used only when this start creates the installation. */
+    organization: z.string().trim().min(1).max(100).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     json: z.boolean().default(false),
   })

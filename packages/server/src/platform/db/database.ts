@@ -52,6 +52,8 @@ export function openDatabase(opts: {
     fileMustExist: opts.readonly ?? false,
   });
   if (!opts.readonly) {
+    // Owner-only before WAL mode starts: SQLite gives the -wal and -shm files the database's mode.
+    fs.chmodSync(file, 0o600);
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');

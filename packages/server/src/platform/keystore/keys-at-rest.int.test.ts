@@ -25,6 +25,14 @@ describe('keys at rest', () => {
       assert.equal(e.kek.created, true);
       await e.close();
       assert.equal(fs.statSync(path.join(db.dataDir, 'kek')).mode & 0o777, 0o600);
+      assert.equal(fs.statSync(db.dataDir).mode & 0o777, 0o700);
+      for (const f of fs.readdirSync(db.dataDir)) {
+        assert.equal(
+          fs.statSync(path.join(db.dataDir, f)).mode & 0o077,
+          0,
+          `${f} must not be readable by group or others`,
+        );
+      }
       const again = await openEnclave({ dataDir: db.dataDir, dbUrl: db.dbUrl, env: {} });
       assert.equal(again.kek.created, false);
       await again.close();
