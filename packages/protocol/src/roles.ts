@@ -33,18 +33,8 @@ export type Permission = (typeof PERMISSIONS)[number];
  */
 export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
   'security-admin': PERMISSIONS,
-  'enterprise-admin': [
-    'admins:read',
-    'users:read',
-    'users:write',
-    'groups:read',
-    'groups:write',
-    'activations:create',
-    'devices:read',
-    'devices:revoke',
-    'audit:read',
-    'settings:read',
-  ],
+  // Everything but managing administrators and roles, which stays with the Security Administrator.
+  'enterprise-admin': PERMISSIONS.filter((p) => p !== 'admins:manage'),
   'senior-helpdesk': [
     'users:read',
     'users:write',
