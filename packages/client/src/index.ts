@@ -5,3 +5,5 @@ export * from './admin-client.js';
 export * from './device-store.js';
 export * from './activation.js';
 export * from './device-auth.js';
+export * from './mls/index.js';
+export * from './messenger/index.js';

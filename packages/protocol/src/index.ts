@@ -7,3 +7,4 @@ export * from './activation.js';
 export * from './devices.js';
 export * from './audit.js';
 export * from './pki.js';
+export * from './messaging.js';

@@ -1,7 +1,9 @@
 import cookie from '@fastify/cookie';
+import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { sql } from 'kysely';
 import { z } from 'zod';
+import { MAX_CLIENT_FRAME_BYTES } from '@enclave/protocol';
 import type { Enclave } from './bootstrap.js';
 import { ActivationRepository, ActivationService, activationRoutes } from './modules/activation/index.js';
 import {
@@ -13,8 +15,11 @@ import {
 } from './modules/admins/index.js';
 import { AuditRepository, AuditService, auditRoutes } from './modules/audit/index.js';
 import { DeviceAuthService, DeviceRepository, DeviceService, deviceRoutes } from './modules/devices/index.js';
+import { MessagingRepository, MessagingService, messagingRoutes } from './modules/messaging/index.js';
 import { PkiService, pkiRoutes } from './modules/pki/index.js';
+import { registerStream, StreamHub } from './modules/stream/index.js';
 import { GroupService, UserRepository, UserService, userRoutes } from './modules/users/index.js';
+import { type Bus, InProcessBus } from './platform/bus/bus.js';
 import { AppError } from './platform/http/app-error.js';
 import { buildOpenApi } from './platform/http/openapi.js';
 import { installErrorHandler, registerRoutes } from './platform/http/register.js';
@@ -29,6 +34,8 @@ export interface AppOptions {
   deviceLimit?: number;
   logger?: FastifyServerOptions['logger'];
   https?: { key: string; cert: string };
+  /** The event bus; a single node uses the in-process one. */
+  bus?: Bus;
 }
 
 export interface Services {
@@ -42,11 +49,14 @@ export interface Services {
   devices: DeviceService;
   deviceAuth: DeviceAuthService;
   activation: ActivationService;
+  messaging: MessagingService;
+  bus: Bus;
 }
 
 /** Wires repositories → services → routes. Each service names its own dependencies. */
 export function buildServices(enclave: Enclave, opts: AppOptions): Services {
   const db = enclave.handle.db;
+  const bus = opts.bus ?? new InProcessBus();
   const audit = new AuditService(new AuditRepository(db));
   const adminRepo = new AdminRepository(db);
   const auth = new AuthService(adminRepo, audit, enclave.secrets, { organization: enclave.pki.organization });
@@ -57,7 +67,7 @@ export function buildServices(enclave: Enclave, opts: AppOptions): Services {
   const groups = new GroupService(userRepo, audit);
   const pki = new PkiService(db, enclave.pki);
   const deviceRepo = new DeviceRepository(db);
-  const devices = new DeviceService(deviceRepo, pki, audit);
+  const devices = new DeviceService(deviceRepo, pki, audit, bus);
   const deviceAuth = new DeviceAuthService(deviceRepo, pki, audit);
   const activation = new ActivationService(
     new ActivationRepository(db),
@@ -71,8 +81,12 @@ export function buildServices(enclave: Enclave, opts: AppOptions): Services {
       publicUrl: opts.publicUrl,
       deviceLimit: opts.deviceLimit ?? 5,
     },
+    bus,
   );
-  return { audit, auth, admins, setup, users, groups, pki, devices, deviceAuth, activation };
+  const messaging = new MessagingService(new MessagingRepository(db), users, bus);
+  bus.subscribe('device.activated', ({ deviceId, userId }) => messaging.onDeviceActivated(deviceId, userId));
+  bus.subscribe('device.revoked', ({ deviceId }) => messaging.onDeviceRevoked(deviceId));
+  return { audit, auth, admins, setup, users, groups, pki, devices, deviceAuth, activation, messaging, bus };
 }
 
 /** The full route table (used by the server, the OpenAPI generator and the role-matrix test). */
@@ -111,6 +125,7 @@ export function routeTable(s: Services, enclave: Enclave): RouteSpec[] {
     ...userRoutes(s.users, s.groups),
     ...activationRoutes(s.activation),
     ...deviceRoutes(s.devices, s.deviceAuth),
+    ...messagingRoutes(s.messaging),
     ...auditRoutes(s.audit),
   ];
 }
@@ -119,7 +134,7 @@ export function routeTable(s: Services, enclave: Enclave): RouteSpec[] {
 export async function buildApp(
   enclave: Enclave,
   opts: AppOptions,
-): Promise<{ app: FastifyInstance; routes: RouteSpec[]; services: Services }> {
+): Promise<{ app: FastifyInstance; routes: RouteSpec[]; services: Services; hub: StreamHub }> {
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: BODY_LIMIT,
@@ -132,6 +147,7 @@ export async function buildApp(
     routerOptions: { maxParamLength: 200 },
   });
   await app.register(cookie);
+  await app.register(websocket, { options: { maxPayload: MAX_CLIENT_FRAME_BYTES } });
   // Bodies are JSON (docs/API.md) except the CSV import; Fastify's default text/plain parser would
   // hand a string to the JSON routes, which then fail validation instead of answering 415.
   app.removeContentTypeParser('text/plain');
@@ -164,5 +180,10 @@ export async function buildApp(
     admin: (r) => services.auth.authenticate(r),
     device: (r) => services.deviceAuth.authenticate(r),
   });
-  return { app, routes: all, services };
+  const hub = new StreamHub(services.messaging, services.bus, app.log);
+  registerStream(app, hub, (r) => services.deviceAuth.authenticate(r));
+  app.addHook('onClose', async () => {
+    hub.close();
+  });
+  return { app, routes: all, services, hub };
 }

@@ -79,9 +79,9 @@ export async function openEnclave(opts: OpenOptions): Promise<Enclave> {
     let keystore: Keystore;
     if (initialised) {
       keystore = await Keystore.unlock(handle.db, kek.kek);
-      await migrateToLatest(handle.db as never);
+      await migrateToLatest(handle.db as never, handle.kind);
     } else {
-      await migrateToLatest(handle.db as never);
+      await migrateToLatest(handle.db as never, handle.kind);
       keystore = await Keystore.create(handle.db, kek.kek);
       await createMaterial(meta, keystore, opts.organization ?? 'Enclave', opts.hosts ?? defaultHosts());
     }

@@ -14,6 +14,7 @@ export interface RunningServer {
 }
 
 const PURGE_INTERVAL_MS = 60_000;
+const MESSAGE_RETENTION_DAYS = 30;
 
 /**
  * `enclave server`: opens (or initialises) the installation and serves API, stream and console on
@@ -75,6 +76,8 @@ export async function runServer(
   const purge = setInterval(() => {
     void services.activation.purge().catch(() => undefined);
     void services.deviceAuth.purge().catch(() => undefined);
+    // Ciphertext nobody acknowledged within the retention period is dropped.
+    void services.messaging.purge(MESSAGE_RETENTION_DAYS).catch(() => undefined);
   }, PURGE_INTERVAL_MS);
   purge.unref();
 

@@ -19,6 +19,7 @@ import type { CliContext } from '../lib/context.js';
 import { CommonFlags, FingerprintFlag, ServerUrlFlag, readSecretFile } from '../lib/flags.js';
 import { fields, table } from '../lib/output.js';
 import { CLI_VERSION } from '../version.js';
+import { openMessenger, registerMessagingCommands } from './messages.js';
 
 const DeviceCommonFlags = { ...CommonFlags, config: z.string().optional(), dir: z.string().min(1) } as const;
 const ActivateFlags = z.object({
@@ -175,6 +176,14 @@ export function registerDeviceCommands(program: Command, env: CommandEnv): void 
       const warnings = passphraseOf(ctx)
         ? []
         : [`${paths.key} is not encrypted — set ${DEVICE_PASSPHRASE_ENV} before activating to encrypt it`];
+      // Upload KeyPackages at once so colleagues can add this device to conversations (RFC 9420 §10).
+      try {
+        const m = await openMessenger(ctx, o.dir, inputs.server);
+        await m.ensureKeyPackages();
+        await m.close();
+      } catch (err) {
+        warnings.push(`KeyPackages not uploaded yet (${(err as Error).message}); \`enclave device sync\` retries`);
+      }
       return {
         data,
         warnings,
@@ -210,6 +219,17 @@ export function registerDeviceCommands(program: Command, env: CommandEnv): void 
           'device_revoked',
           `device ${self.deviceId} has been revoked by the enterprise — activate again with a new activation password`,
         );
+      // Messaging upkeep: KeyPackage stock, queued Welcomes/commits, pending membership commits.
+      // Decrypted messages stay sealed in the device's inbox until `enclave device receive`.
+      const syncWarnings: string[] = [];
+      try {
+        const m = await openMessenger(ctx, o.dir, o.server ?? local.record.server);
+        await m.ensureKeyPackages();
+        await m.sync();
+        await m.close();
+      } catch (err) {
+        syncWarnings.push(`messaging upkeep failed: ${(err as Error).message}`);
+      }
       const data = {
         deviceId: self.deviceId,
         userEmail: self.userEmail,
@@ -226,6 +246,7 @@ export function registerDeviceCommands(program: Command, env: CommandEnv): void 
         : '(no pending commands)';
       return {
         data,
+        warnings: syncWarnings,
         text: `${fields([
           ['device', self.deviceId],
           ['user', self.userEmail],
@@ -236,4 +257,5 @@ export function registerDeviceCommands(program: Command, env: CommandEnv): void 
       };
     }),
   );
+  registerMessagingCommands(device, env);
 }

@@ -1,6 +1,7 @@
 import * as opaque from '@serenity-kit/opaque';
 import { ACTIVATION_MAX_ATTEMPTS, type ActivationGrant, ActivationRequestSchema } from '@enclave/protocol';
 import { activationChannel, CsrError } from '@enclave/crypto';
+import type { Bus } from '../../platform/bus/bus.js';
 import { AppError } from '../../platform/http/app-error.js';
 import type { AdminPrincipal } from '../../platform/http/route.js';
 import type { SecretBox } from '../../platform/keystore/keystore.js';
@@ -62,6 +63,7 @@ export class ActivationService {
     private readonly audit: AuditService,
     private readonly secrets: SecretBox,
     private readonly opts: ActivationOptions,
+    private readonly bus: Bus,
   ) {}
 
   async create(input: { email: string; expiresInSeconds: number }, by: AdminPrincipal, ip: string) {
@@ -388,6 +390,7 @@ export class ActivationService {
       },
       ip,
     });
+    this.bus.publish('device.activated', { deviceId, userId: user.id });
     const grant: ActivationGrant = {
       deviceId,
       certificate: device.certificate,

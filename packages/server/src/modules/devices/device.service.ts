@@ -1,4 +1,5 @@
 import { roleHasPermission } from '@enclave/protocol';
+import type { Bus } from '../../platform/bus/bus.js';
 import { AppError, forbidden, notFound } from '../../platform/http/app-error.js';
 import type { AdminPrincipal } from '../../platform/http/route.js';
 import { actorOf } from '../admins/index.js';
@@ -13,6 +14,7 @@ export class DeviceService {
     private readonly devices: DeviceRepository,
     private readonly pki: PkiService,
     private readonly audit: AuditService,
+    private readonly bus: Bus,
   ) {}
 
   async list(q: {
@@ -64,6 +66,7 @@ export class DeviceService {
     };
     await this.devices.revoke(id, now, command);
     this.pki.invalidateCrl();
+    this.bus.publish('device.revoked', { deviceId: id });
     await this.audit.record({
       actor: actorOf(by),
       action: 'device.revoked',

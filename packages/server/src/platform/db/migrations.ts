@@ -1,7 +1,10 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
 
 // Migrations are code and append-only: never edit one that has shipped, add the next.
-const migrations: Record<string, Migration> = {
+function migrationsFor(kind: 'sqlite' | 'postgres'): Record<string, Migration> {
+  // Auto-incrementing keys are the one place the two dialects differ.
+  const serial = kind === 'postgres' ? ('bigserial' as const) : ('integer' as const);
+  return {
   '0001_foundation': {
     async up(db: Kysely<unknown>) {
       await db.schema
@@ -156,17 +159,79 @@ const migrations: Record<string, Migration> = {
       await sql`select 1`.execute(db);
     },
   },
-};
+  '0002_messaging': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('key_packages')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('device_id', 'text', (c) => c.notNull().references('devices.id'))
+        .addColumn('key_package', 'text', (c) => c.notNull())
+        .addColumn('last_resort', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('key_packages_device').on('key_packages').columns(['device_id', 'last_resort', 'created_at']).execute();
+      await db.schema
+        .createTable('conversations')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('name', 'text')
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('epoch', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_by_device', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('conversation_users')
+        .addColumn('conversation_id', 'text', (c) => c.notNull().references('conversations.id').onDelete('cascade'))
+        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id'))
+        .addPrimaryKeyConstraint('conversation_users_pk', ['conversation_id', 'user_id'])
+        .execute();
+      await db.schema.createIndex('conversation_users_user').on('conversation_users').column('user_id').execute();
+      await db.schema
+        .createTable('conversation_devices')
+        .addColumn('conversation_id', 'text', (c) => c.notNull().references('conversations.id').onDelete('cascade'))
+        .addColumn('device_id', 'text', (c) => c.notNull().references('devices.id'))
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('updated_at', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('conversation_devices_pk', ['conversation_id', 'device_id'])
+        .execute();
+      await db.schema.createIndex('conversation_devices_device').on('conversation_devices').column('device_id').execute();
+      await db.schema
+        .createTable('messages')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('conversation_id', 'text', (c) => c.notNull().references('conversations.id').onDelete('cascade'))
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('epoch', 'integer', (c) => c.notNull())
+        .addColumn('client_message_id', 'text', (c) => c.notNull())
+        .addColumn('sender_device_id', 'text', (c) => c.notNull())
+        .addColumn('body', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .addUniqueConstraint('messages_client_id', ['conversation_id', 'client_message_id'])
+        .execute();
+      await db.schema
+        .createTable('deliveries')
+        .addColumn('seq', serial, (c) => (kind === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn('device_id', 'text', (c) => c.notNull())
+        .addColumn('message_id', 'text', (c) => c.notNull().references('messages.id').onDelete('cascade'))
+        .addColumn('created_at', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('deliveries_device_seq').on('deliveries').columns(['device_id', 'seq']).execute();
+      await db.schema.createIndex('deliveries_message').on('deliveries').column('message_id').execute();
+    },
+  },
+  };
+}
 
 class CodeMigrationProvider implements MigrationProvider {
+  constructor(private readonly kind: 'sqlite' | 'postgres') {}
   getMigrations(): Promise<Record<string, Migration>> {
-    return Promise.resolve(migrations);
+    return Promise.resolve(migrationsFor(this.kind));
   }
 }
 
 /** Runs every pending migration; throws with the failing migration's name. */
-export async function migrateToLatest(db: Kysely<unknown>): Promise<void> {
-  const migrator = new Migrator({ db, provider: new CodeMigrationProvider() });
+export async function migrateToLatest(db: Kysely<unknown>, kind: 'sqlite' | 'postgres'): Promise<void> {
+  const migrator = new Migrator({ db, provider: new CodeMigrationProvider(kind) });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';

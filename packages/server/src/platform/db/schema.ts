@@ -1,3 +1,5 @@
+import type { Generated } from 'kysely';
+
 /** Kysely table types. Times are ISO-8601 UTC strings and booleans are 0/1 so one query serves SQLite and PostgreSQL. */
 export interface Database {
   meta: { key: string; value: string };
@@ -90,4 +92,19 @@ export interface Database {
     prev_hash: string;
     hash: string;
   };
+  key_packages: { id: string; device_id: string; key_package: string; last_resort: number; created_at: string };
+  conversations: { id: string; name: string | null; kind: string; epoch: number; created_by_device: string; created_at: string; updated_at: string };
+  conversation_users: { conversation_id: string; user_id: string };
+  conversation_devices: { conversation_id: string; device_id: string; state: string; updated_at: string };
+  messages: {
+    id: string;
+    conversation_id: string;
+    kind: string;
+    epoch: number;
+    client_message_id: string;
+    sender_device_id: string;
+    body: string;
+    created_at: string;
+  };
+  deliveries: { seq: Generated<number>; device_id: string; message_id: string; created_at: string };
 }

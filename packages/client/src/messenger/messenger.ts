@@ -1,0 +1,253 @@
+import { deriveKey, x509 } from '@enclave/crypto';
+import { KEY_PACKAGE_LOW, KEY_PACKAGE_TARGET, type PendingMembership, type QueueItem } from '@enclave/protocol';
+import { z } from 'zod';
+import { authenticateDevice } from '../device-auth.js';
+import { type LoadedDevice, readDeviceDir, type DeviceStoreOptions } from '../device-store.js';
+import { createMlsEngine, type MlsEngine, MlsEngineError } from '../mls/index.js';
+import { ApiError, type Transport } from '../transport.js';
+import { DeviceMessagingApi } from './device-api.js';
+import { type InboxMessage, type MessengerState, MessengerStore } from './messenger-store.js';
+
+const b64 = (u: Uint8Array) => Buffer.from(u).toString('base64url');
+const unb64 = (s: string) => new Uint8Array(Buffer.from(s, 'base64url'));
+const MAX_RETRIES = 6;
+
+/** What travels inside an MLS application message (never visible to the server). */
+const EnvelopeSchema = z.object({
+  v: z.literal(1),
+  id: z.string(),
+  type: z.literal('text'),
+  text: z.string(),
+  sentAt: z.string(),
+});
+
+export interface MessengerOptions extends DeviceStoreOptions {
+  /** The device directory written by activation. */
+  dir: string;
+  /** Transport pinned to the device's `ca.pem`. */
+  transport: Transport;
+}
+
+export interface SyncResult {
+  /** Messages decrypted in this sync and all earlier ones not yet drained. */
+  received: number;
+  problems: MessengerState['problems'];
+}
+
+/**
+ * A device's messenger: MLS state, KeyPackage stock, queue processing and sending, on top of the
+ * delivery service. Everything it learns is sealed on disk under a key derived from the device key.
+ * @example const m = await Messenger.open({ dir, transport }); await m.send({ to: ['bob@example.com'], text: 'hi' }); await m.close();
+ */
+export class Messenger {
+  private constructor(
+    private readonly device: LoadedDevice,
+    private readonly api: DeviceMessagingApi,
+    private readonly engine: MlsEngine,
+    private readonly store: MessengerStore,
+    private state: MessengerState,
+  ) {}
+
+  static async open(opts: MessengerOptions): Promise<Messenger> {
+    const device = await readDeviceDir(opts.dir, opts);
+    const { token } = await authenticateDevice({ transport: opts.transport, deviceId: device.record.deviceId, privateKey: device.privateKey });
+    const api = new DeviceMessagingApi(opts.transport, token);
+    const revoked = parseCrl(await api.crl());
+    const storageKey = deriveKey(device.privateKeyPkcs8, 'enclave device storage v1');
+    const engine = await createMlsEngine({
+      credentials: { privateKeyPkcs8: device.privateKeyPkcs8, certificateChain: [device.certificatePem, ...device.chainPem] },
+      trust: { root: device.chainPem[device.chainPem.length - 1] ?? '', isRevoked: (serial) => revoked.has(serial.toLowerCase()) },
+      storageKey,
+    });
+    const store = new MessengerStore(device.paths.dir, storageKey);
+    const sealed = await store.loadMls();
+    if (sealed) await engine.importState(sealed);
+    return new Messenger(device, api, engine, store, await store.load());
+  }
+
+  get deviceId(): string {
+    return this.device.record.deviceId;
+  }
+  get email(): string {
+    return this.device.record.userEmail;
+  }
+
+  /** Keeps the server's stock of this device's KeyPackages topped up (RFC 9420 §10, §16.8). */
+  async ensureKeyPackages(): Promise<number> {
+    const status = await this.api.keyPackageStatus();
+    if (status.available >= KEY_PACKAGE_LOW && status.hasLastResort) return status.available;
+    const fresh = await this.engine.generateKeyPackages(Math.max(0, KEY_PACKAGE_TARGET - status.available));
+    const lastResort = status.hasLastResort ? undefined : await this.engine.lastResortKeyPackage();
+    await this.persist(); // the private halves must be on disk before the public halves are out
+    const after = await this.api.uploadKeyPackages(fresh.map(b64), lastResort ? b64(lastResort) : undefined);
+    return after.available;
+  }
+
+  /** Processes the queue in order (Welcomes, commits, messages), then commits pending membership changes. */
+  async sync(): Promise<SyncResult> {
+    for (;;) {
+      const page = await this.api.queue(0);
+      if (!page.items.length) break;
+      const done: number[] = [];
+      for (const item of page.items) {
+        await this.processItem(item);
+        done.push(item.seq);
+      }
+      // State first, then the ack: a crash in between re-delivers, and the seen-set drops duplicates.
+      await this.persist();
+      await this.api.ack(done);
+      if (!page.more) break;
+    }
+    for (const c of (await this.api.conversations()).items) {
+      if (c.membershipPending && this.engine.hasGroup(c.id)) await this.commitPending(c.id);
+    }
+    await this.persist();
+    return { received: this.state.inbox.length, problems: this.state.problems };
+  }
+
+  /** Hands the decrypted messages to the app, exactly once. */
+  async drainInbox(): Promise<InboxMessage[]> {
+    const out = this.state.inbox;
+    this.state = { ...this.state, inbox: [] };
+    await this.persist();
+    return out;
+  }
+
+  private async processItem(item: QueueItem): Promise<void> {
+    const cid = item.conversationId;
+    try {
+      switch (item.kind) {
+        case 'welcome': {
+          if (this.engine.hasGroup(cid)) return;
+          const groupId = await this.engine.joinFromWelcome(unb64(item.body));
+          if (groupId !== cid) throw new MlsEngineError('invalid_message', 'the Welcome is for another conversation');
+          return;
+        }
+        case 'commit': {
+          if (!this.engine.hasGroup(cid) || this.engine.epoch(cid) > item.epoch) return; // not joined yet, or already past it
+          if (this.engine.pendingCommit(cid)) this.engine.discardPendingCommit(cid); // another commit won the epoch
+          const r = await this.engine.processHandshake(cid, unb64(item.body));
+          if (r.removedSelf) this.engine.forgetGroup(cid);
+          return;
+        }
+        case 'application': {
+          if (this.state.seen.includes(item.messageId) || !this.engine.hasGroup(cid)) return;
+          const m = await this.engine.decrypt(cid, unb64(item.body));
+          const env = EnvelopeSchema.parse(JSON.parse(Buffer.from(m.plaintext).toString('utf8')));
+          // The id is inside the ciphertext too: the server cannot swap or replay ids unnoticed.
+          if (env.id !== item.messageId) throw new MlsEngineError('invalid_message', 'the message id does not match its envelope');
+          this.state.seen.push(env.id);
+          this.state.inbox.push({ conversationId: cid, messageId: env.id, from: m.senderEmail, fromDeviceId: m.senderDeviceId, text: env.text, sentAt: env.sentAt });
+          return;
+        }
+      }
+    } catch (err) {
+      const code = err instanceof MlsEngineError ? err.code : 'invalid_message';
+      this.state.problems.push({ seq: item.seq, conversationId: cid, code, message: (err as Error).message });
+    }
+  }
+
+  /** Commits what the server says is pending: removals first (they block the conversation), then adds. */
+  private async commitPending(cid: string): Promise<void> {
+    for (let attempt = 0; attempt < MAX_RETRIES; attempt++) {
+      const pending: PendingMembership = await this.api.pending(cid);
+      if (!pending.adds.length && !pending.removes.length) return;
+      if (this.engine.epoch(cid) !== pending.epoch) {
+        await this.sync();
+        continue;
+      }
+      const removes = pending.removes.map((r) => r.deviceId);
+      const inGroup = new Set(this.engine.members(cid).map((m) => m.deviceId));
+      const pc = removes.some((id) => inGroup.has(id))
+        ? await this.engine.removeMembers(cid, { deviceIds: removes })
+        : await this.engine.addMembers(cid, pending.adds.map((a) => unb64(a.keyPackage)));
+      const added = removes.some((id) => inGroup.has(id)) ? [] : pending.adds.map((a) => a.deviceId);
+      try {
+        await this.api.commit(cid, {
+          epoch: pc.epoch,
+          commit: b64(pc.commit),
+          ...(pc.welcome && added.length ? { welcome: b64(pc.welcome) } : {}),
+          addedDeviceIds: added,
+          removedDeviceIds: removes,
+        });
+        await this.engine.applyPendingCommit(cid);
+        await this.persist();
+      } catch (err) {
+        this.engine.discardPendingCommit(cid);
+        if (err instanceof ApiError && (err.code === 'stale_epoch' || err.code === 'membership_pending')) {
+          await this.sync();
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  /** The conversation with exactly these people (this user plus `to`), creating it if needed. */
+  async conversationWith(to: string[]): Promise<string> {
+    const want = [...new Set([this.email, ...to.map((e) => e.trim().toLowerCase())])].sort();
+    const existing = (await this.api.conversations()).items.find(
+      (c) => this.engine.hasGroup(c.id) && c.memberEmails.length === want.length && c.memberEmails.every((e, i) => e === want[i]),
+    );
+    if (existing) return existing.id;
+    const created = await this.api.createConversation(want.filter((e) => e !== this.email));
+    const cid = created.conversation.id;
+    // RFC 9420 §11: the creator founds the group alone at epoch 0, then adds everyone in one commit.
+    await this.engine.createGroup(cid);
+    await this.persist();
+    await this.commitPending(cid);
+    return cid;
+  }
+
+  /** Encrypts and sends a text; recovers by itself from a stale epoch or a pending membership change. */
+  async send(opts: { to?: string[]; conversationId?: string; text: string }): Promise<{ conversationId: string; messageId: string }> {
+    await this.sync();
+    const cid = opts.conversationId ?? (await this.conversationWith(opts.to ?? []));
+    if (!this.engine.hasGroup(cid)) {
+      throw new ApiError(403, 'not_a_member', 'this device has not joined that conversation yet (no Welcome received)');
+    }
+    const messageId = crypto.randomUUID();
+    const plaintext = Buffer.from(JSON.stringify({ v: 1, id: messageId, type: 'text', text: opts.text, sentAt: new Date().toISOString() }));
+    for (let attempt = 0; ; attempt++) {
+      const ciphertext = await this.engine.encrypt(cid, plaintext);
+      await this.persist();
+      try {
+        await this.api.send(cid, { epoch: this.engine.epoch(cid), messageId, ciphertext: b64(ciphertext) });
+        return { conversationId: cid, messageId };
+      } catch (err) {
+        if (attempt < MAX_RETRIES && err instanceof ApiError && (err.code === 'stale_epoch' || err.code === 'membership_pending')) {
+          await this.sync();
+          if (err.code === 'membership_pending') await this.commitPending(cid);
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  async conversations() {
+    return (await this.api.conversations()).items.filter((c) => this.engine.hasGroup(c.id));
+  }
+
+  async members(conversationId: string) {
+    return this.api.members(conversationId);
+  }
+
+  private async persist(): Promise<void> {
+    await this.store.save(this.state, await this.engine.exportState());
+  }
+
+  async close(): Promise<void> {
+    await this.persist();
+  }
+}
+
+/** Serial numbers (lower-case hex) on the issuing CA's CRL, for the credential check. */
+function parseCrl(pem: string): Set<string> {
+  try {
+    const crl = new x509.X509Crl(pem.replace('X509 CRL', 'CRL').replace('X509 CRL', 'CRL'));
+    return new Set(crl.entries.map((e) => e.serialNumber.toLowerCase()));
+  } catch {
+    return new Set();
+  }
+}

@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { activateDevice, ApiError, Messenger, writeDeviceDir } from '@enclave/client';
+import { type TestEnclave, testEnclave } from '../test-support/harness.js';
+
+// Real MLS between real devices (each with its own device directory) through the in-process server.
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'enclave-e2ee-'));
+
+describe('end-to-end encrypted messaging between devices', () => {
+  let t: TestEnclave;
+  let admin: string;
+  const dirs: Record<string, string> = {};
+
+  async function newDevice(name: string, email: string): Promise<string> {
+    const p = await t.inject('POST', '/api/v1/activations', { token: admin, body: { email } });
+    const d = await activateDevice({ transport: t.transport, email, activationPassword: p.json.password, platform: 'test', clientVersion: '1.0.0' });
+    const dir = path.join(root, name);
+    await writeDeviceDir(dir, { record: { deviceId: d.deviceId, server: 'https://test', userEmail: email, caFingerprint: d.caFingerprint, platform: 'test', clientVersion: '1.0.0', activatedAt: new Date().toISOString() }, certificatePem: d.certificatePem, chainPem: d.chainPem, privateKeyPkcs8: d.privateKeyPkcs8 }, { passphrase: null });
+    const m = await open(dir);
+    await m.ensureKeyPackages();
+    await m.close();
+    dirs[name] = dir;
+    return d.deviceId;
+  }
+  const open = (dir: string) => Messenger.open({ dir, transport: t.transport, passphrase: null });
+  async function receive(name: string) {
+    const m = await open(dirs[name] ?? '');
+    await m.sync();
+    const msgs = await m.drainInbox();
+    await m.close();
+    return msgs;
+  }
+  async function send(name: string, opts: { to?: string[]; conversationId?: string; text: string }) {
+    const m = await open(dirs[name] ?? '');
+    try {
+      return await m.send(opts);
+    } finally {
+      await m.close();
+    }
+  }
+
+  before(async () => {
+    t = await testEnclave();
+    admin = await t.adminToken('security-admin');
+    for (const [email, name] of [['ann@example.com', 'Ann'], ['ben@example.com', 'Ben'], ['cat@example.com', 'Cat'], ['dan@example.com', 'Dan']]) {
+      await t.inject('POST', '/api/v1/users', { token: admin, body: { email, name } });
+    }
+    await newDevice('ann1', 'ann@example.com');
+    await newDevice('ann2', 'ann@example.com');
+    await newDevice('ben1', 'ben@example.com');
+    await newDevice('cat1', 'cat@example.com');
+  });
+  after(async () => {
+    await t.close();
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  let direct = '';
+  it("delivers A's text once to B's device and to A's other device, with the right sender", async () => {
+    const sent = await send('ann1', { to: ['ben@example.com'], text: 'hello Ben' });
+    direct = sent.conversationId;
+    const ben = await receive('ben1');
+    assert.deepEqual(ben.map((m) => [m.from, m.text, m.messageId]), [['ann@example.com', 'hello Ben', sent.messageId]]);
+    const ann2 = await receive('ann2');
+    assert.deepEqual(ann2.map((m) => [m.from, m.text]), [['ann@example.com', 'hello Ben']]);
+    assert.deepEqual(await receive('ben1'), [], 'nothing twice');
+    const reply = await send('ben1', { conversationId: direct, text: 'hi Ann' });
+    assert.equal(reply.conversationId, direct);
+    assert.deepEqual((await receive('ann1')).map((m) => [m.from, m.text]), [['ben@example.com', 'hi Ann']]);
+    assert.deepEqual((await receive('ann2')).map((m) => [m.from, m.text]), [['ben@example.com', 'hi Ann']]);
+  });
+
+  it('works the same for a three-user group', async () => {
+    const sent = await send('cat1', { to: ['ann@example.com', 'ben@example.com'], text: 'team sync at 3' });
+    for (const d of ['ann1', 'ann2', 'ben1']) {
+      assert.deepEqual((await receive(d)).map((m) => [m.conversationId, m.from, m.text]), [[sent.conversationId, 'cat@example.com', 'team sync at 3']], d);
+    }
+  });
+
+  it('refuses to send to someone without an active device', async () => {
+    await assert.rejects(send('ann1', { to: ['dan@example.com'], text: 'x' }), (e: unknown) => e instanceof ApiError && e.code === 'recipient_has_no_devices');
+  });
+
+  it('adds a newly activated device to its user\'s conversations without anyone acting', async () => {
+    await newDevice('ben2', 'ben@example.com');
+    // Any member device that syncs commits the pending add.
+    await receive('ann1');
+    const m = await send('ann1', { conversationId: direct, text: 'welcome, second phone' });
+    assert.ok(m.messageId);
+    const got = await receive('ben2');
+    assert.deepEqual(got.map((x) => x.text), ['welcome, second phone']);
+  });
+
+  it('removes a revoked device: members no longer list it and the conversation goes on', async () => {
+    const ann2Id = JSON.parse(fs.readFileSync(path.join(dirs.ann2 ?? '', 'device.json'), 'utf8')).deviceId as string;
+    await t.inject('POST', `/api/v1/devices/${ann2Id}/commands`, { token: admin, body: { type: 'revoke' } });
+    await new Promise((r) => setTimeout(r, 100)); // the bus handler marks it pending_remove
+    await send('ben1', { conversationId: direct, text: 'after revocation' });
+    const ann1 = await open(dirs.ann1 ?? '');
+    const members = await ann1.members(direct);
+    await ann1.close();
+    assert.ok(!members.devices.some((d) => d.deviceId === ann2Id));
+    assert.deepEqual((await receive('ann1')).map((x) => x.text), ['after revocation']);
+    await assert.rejects(receive('ann2'), (e: unknown) => e instanceof ApiError && e.code === 'device_revoked');
+  });
+
+  it('stores only ciphertext on the server', async () => {
+    const marker = `MARKER-${crypto.randomUUID()}`;
+    await send('ann1', { conversationId: direct, text: marker });
+    const rows = await t.enclave.handle.db.selectFrom('messages').selectAll().execute();
+    assert.ok(rows.length > 0);
+    assert.ok(!JSON.stringify(rows).includes(marker));
+    assert.ok(!rows.some((r) => Buffer.from(r.body, 'base64url').includes(marker)));
+    assert.deepEqual((await receive('ben1')).map((x) => x.text).slice(-1), [marker]);
+  });
+});

@@ -1,0 +1,3 @@
+export { MessagingRepository } from './messaging.repository.js';
+export { MessagingService } from './messaging.service.js';
+export { messagingRoutes } from './messaging.routes.js';

@@ -1,0 +1,41 @@
+import type {} from '@fastify/websocket'; // adds the `websocket` route option to Fastify's types
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
+import { ClientFrameSchema, type DevicePrincipalLike } from './types.js';
+import { CLOSE, type StreamHub } from './stream.hub.js';
+
+const AUTH_TIMEOUT_MS = 5_000;
+
+/**
+ * `GET /api/v1/stream` (WebSocket). The device token comes in the Authorization header, or — for
+ * browsers, which cannot set headers on a WebSocket — in a first `auth` frame within 5 s.
+ * `?after=SEQ` resumes after the last delivery the device has processed.
+ */
+export function registerStream(app: FastifyInstance, hub: StreamHub, authenticate: (req: FastifyRequest) => Promise<DevicePrincipalLike>): void {
+  app.get('/api/v1/stream', { websocket: true }, (socket: WebSocket, request: FastifyRequest) => {
+    const afterRaw = (request.query as Record<string, unknown>).after;
+    const after = typeof afterRaw === 'string' && /^\d{1,15}$/.test(afterRaw) ? Number(afterRaw) : 0;
+    const start = (device: DevicePrincipalLike) => hub.attach(socket, device, after);
+    if (request.headers.authorization) {
+      authenticate(request).then(start, (err: { code?: string }) => socket.close(err.code === 'device_revoked' ? CLOSE.revoked : CLOSE.unauthenticated, err.code ?? 'unauthenticated'));
+      return;
+    }
+    const timer = setTimeout(() => socket.close(CLOSE.unauthenticated, 'auth_timeout'), AUTH_TIMEOUT_MS);
+    socket.once('message', (data) => {
+      clearTimeout(timer);
+      let token: string | undefined;
+      try {
+        const f = ClientFrameSchema.parse(JSON.parse(String(data)));
+        if (f.type === 'auth') token = f.token;
+      } catch {
+        token = undefined;
+      }
+      if (!token) {
+        socket.close(CLOSE.unauthenticated, 'first frame must be auth');
+        return;
+      }
+      const fake = { ...request, headers: { ...request.headers, authorization: `Bearer ${token}` } } as FastifyRequest;
+      authenticate(fake).then(start, (err: { code?: string }) => socket.close(err.code === 'device_revoked' ? CLOSE.revoked : CLOSE.unauthenticated, err.code ?? 'unauthenticated'));
+    });
+  });
+}

@@ -1,0 +1,46 @@
+/**
+ * Events between modules and, in a cluster, between nodes. The map is the contract: every subject
+ * and its payload are typed here, so a publisher and a subscriber cannot disagree.
+ */
+export interface BusEventMap {
+  /** New deliveries are waiting in these devices' queues. */
+  'queue.enqueued': { deviceIds: string[] };
+  /** A device was activated (it joins its user's conversations). */
+  'device.activated': { deviceId: string; userId: string };
+  /** A device was revoked: close its streams, remove it from conversations. */
+  'device.revoked': { deviceId: string };
+  /** Devices are waiting to be added to or removed from a conversation by a member's commit. */
+  'conversation.membership': { conversationId: string; memberDeviceIds: string[] };
+}
+
+export type BusEvent = keyof BusEventMap;
+export type BusHandler<E extends BusEvent> = (payload: BusEventMap[E]) => void | Promise<void>;
+
+export interface Bus {
+  publish<E extends BusEvent>(event: E, payload: BusEventMap[E]): void;
+  subscribe<E extends BusEvent>(event: E, handler: BusHandler<E>): () => void;
+}
+
+/** The single-process bus: handlers run after the current tick, and a failing handler is logged, not thrown. */
+export class InProcessBus implements Bus {
+  private readonly handlers = new Map<BusEvent, Set<BusHandler<BusEvent>>>();
+
+  constructor(private readonly onError: (err: unknown, event: BusEvent) => void = () => undefined) {}
+
+  publish<E extends BusEvent>(event: E, payload: BusEventMap[E]): void {
+    for (const h of this.handlers.get(event) ?? []) {
+      queueMicrotask(() => {
+        Promise.resolve()
+          .then(() => (h as BusHandler<E>)(payload))
+          .catch((err: unknown) => this.onError(err, event));
+      });
+    }
+  }
+
+  subscribe<E extends BusEvent>(event: E, handler: BusHandler<E>): () => void {
+    const set = this.handlers.get(event) ?? new Set();
+    set.add(handler as BusHandler<BusEvent>);
+    this.handlers.set(event, set);
+    return () => set.delete(handler as BusHandler<BusEvent>);
+  }
+}
