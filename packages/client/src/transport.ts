@@ -1,3 +1,5 @@
+import type { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { Agent, request } from 'undici';
 import { ErrorBodySchema, type ErrorCode } from '@enclave/protocol';
 
@@ -10,6 +12,10 @@ export interface TransportRequest {
   rawBody?: string;
   contentType?: string;
   headers?: Record<string, string>;
+  /** A streamed body (attachments), sent as application/octet-stream without buffering it. */
+  bodyStream?: Readable;
+  /** Where a successful response body is streamed instead of into `text` (attachments). */
+  sink?: Writable;
 }
 
 export interface TransportResponse {
@@ -60,7 +66,11 @@ export function httpsTransport(opts: HttpsTransportOptions): Transport {
   return async (req) => {
     const headers: Record<string, string> = { accept: 'application/json', ...req.headers };
     let body: string | undefined;
-    if (req.rawBody !== undefined) {
+    let stream: Readable | undefined;
+    if (req.bodyStream) {
+      stream = req.bodyStream;
+      headers['content-type'] = 'application/octet-stream';
+    } else if (req.rawBody !== undefined) {
       body = req.rawBody;
       headers['content-type'] = req.contentType ?? 'text/plain';
     } else if (req.body !== undefined) {
@@ -68,8 +78,10 @@ export function httpsTransport(opts: HttpsTransportOptions): Transport {
       headers['content-type'] = 'application/json';
     }
     try {
-      const res = await request(new URL(req.path, base), { method: req.method, headers, body, dispatcher });
-      const text = await res.body.text();
+      const res = await request(new URL(req.path, base), { method: req.method, headers, body: stream ?? body, dispatcher });
+      let text = '';
+      if (req.sink && res.statusCode < 400) await pipeline(res.body, req.sink);
+      else text = await res.body.text();
       const outHeaders: Record<string, string | undefined> = {};
       for (const [k, v] of Object.entries(res.headers)) outHeaders[k] = Array.isArray(v) ? v.join(', ') : v;
       return { status: res.statusCode, headers: outHeaders, text };

@@ -15,7 +15,7 @@ import {
 } from './modules/admins/index.js';
 import { AuditRepository, AuditService, auditRoutes } from './modules/audit/index.js';
 import { DeviceAuthService, DeviceRepository, DeviceService, deviceRoutes } from './modules/devices/index.js';
-import { MessagingRepository, MessagingService, messagingRoutes } from './modules/messaging/index.js';
+import { AttachmentService, MessagingRepository, MessagingService, messagingRoutes } from './modules/messaging/index.js';
 import { PkiService, pkiRoutes } from './modules/pki/index.js';
 import { registerStream, StreamHub } from './modules/stream/index.js';
 import { GroupService, UserRepository, UserService, userRoutes } from './modules/users/index.js';
@@ -34,6 +34,8 @@ export interface AppOptions {
   deviceLimit?: number;
   logger?: FastifyServerOptions['logger'];
   https?: { key: string; cert: string };
+  /** Largest attachment in bytes (default 100 MB). */
+  attachmentLimitBytes?: number;
   /** The event bus; a single node uses the in-process one. */
   bus?: Bus;
 }
@@ -50,6 +52,7 @@ export interface Services {
   deviceAuth: DeviceAuthService;
   activation: ActivationService;
   messaging: MessagingService;
+  attachments: AttachmentService;
   bus: Bus;
 }
 
@@ -86,7 +89,8 @@ export function buildServices(enclave: Enclave, opts: AppOptions): Services {
   const messaging = new MessagingService(new MessagingRepository(db), users, bus);
   bus.subscribe('device.activated', ({ deviceId, userId }) => messaging.onDeviceActivated(deviceId, userId));
   bus.subscribe('device.revoked', ({ deviceId }) => messaging.onDeviceRevoked(deviceId));
-  return { audit, auth, admins, setup, users, groups, pki, devices, deviceAuth, activation, messaging, bus };
+  const attachments = new AttachmentService(db, enclave.dataDir, opts.attachmentLimitBytes);
+  return { audit, auth, admins, setup, users, groups, pki, devices, deviceAuth, activation, messaging, attachments, bus };
 }
 
 /** The full route table (used by the server, the OpenAPI generator and the role-matrix test). */
@@ -125,7 +129,7 @@ export function routeTable(s: Services, enclave: Enclave): RouteSpec[] {
     ...userRoutes(s.users, s.groups),
     ...activationRoutes(s.activation),
     ...deviceRoutes(s.devices, s.deviceAuth),
-    ...messagingRoutes(s.messaging),
+    ...messagingRoutes(s.messaging, s.attachments),
     ...auditRoutes(s.audit),
   ];
 }
@@ -151,6 +155,8 @@ export async function buildApp(
   // Bodies are JSON (docs/API.md) except the CSV import; Fastify's default text/plain parser would
   // hand a string to the JSON routes, which then fail validation instead of answering 415.
   app.removeContentTypeParser('text/plain');
+  // Attachments arrive as a raw stream: the route streams them to disk under its own size limit.
+  app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
   app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) =>
     done(null, body),
   );

@@ -21,6 +21,8 @@ import type { PkiMaterial } from './modules/pki/index.js';
 
 /** An opened installation: database, unlocked keystore, CA material and the server's TLS identity. */
 export interface Enclave {
+  /** The data directory (key file, attachments, backups). */
+  dataDir: string;
   handle: DbHandle;
   meta: MetaRepository;
   keystore: Keystore;
@@ -86,7 +88,7 @@ export async function openEnclave(opts: OpenOptions): Promise<Enclave> {
       await createMaterial(meta, keystore, opts.organization ?? 'Enclave', opts.hosts ?? defaultHosts());
     }
     const enclave = await loadMaterial(handle, meta, keystore, opts.hosts ?? defaultHosts());
-    return { ...enclave, kek: { source: kek.source, created: kek.created }, created: !initialised };
+    return { ...enclave, dataDir: opts.dataDir, kek: { source: kek.source, created: kek.created }, created: !initialised };
   } catch (err) {
     await handle.close().catch(() => undefined);
     throw err;

@@ -44,6 +44,7 @@ export async function runServer(
   const { app, services } = await buildApp(enclave, {
     publicUrl,
     deviceLimit: cfg.deviceLimit,
+    attachmentLimitBytes: cfg.attachmentLimitMb * 1024 * 1024,
     https,
     logger: { level: cfg.logLevel, stream: process.stderr },
   });

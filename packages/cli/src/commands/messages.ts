@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { DEVICE_PASSPHRASE_ENV, Messenger, readDeviceDir } from '@enclave/client';
@@ -14,9 +16,10 @@ const SendFlags = z
     to: z.string().min(3).optional(),
     conversation: z.string().uuid().optional(),
     text: z.string().min(1).max(100_000),
+    file: z.array(z.string().min(1)).max(10).optional(),
   })
   .refine((o) => (o.to === undefined) !== (o.conversation === undefined), { message: 'give exactly one of --to or --conversation', path: ['to'] });
-const ReceiveFlags = z.object({ ...Base, wait: z.coerce.number().min(0).max(3600).optional() });
+const ReceiveFlags = z.object({ ...Base, wait: z.coerce.number().min(0).max(3600).optional(), saveDir: z.string().min(1).optional() });
 const ListFlags = z.object({ ...Base });
 const MembersFlags = z.object({ ...Base, conversation: z.string().uuid() });
 
@@ -55,13 +58,14 @@ export function registerMessagingCommands(device: Command, env: CommandEnv): voi
       .description('encrypt a message on this device and send it (MLS; the server sees ciphertext only)')
       .option('--to <emails>', 'recipients, comma-separated (a conversation with exactly these people)')
       .option('--conversation <id>', 'an existing conversation')
-      .requiredOption('--text <text>', 'the message'),
+      .requiredOption('--text <text>', 'the message')
+      .option('--file <path>', 'attach a file (encrypted on this device; repeatable)', (v: string, prev: string[] = []) => [...prev, v]),
   ).action(
     action(env, SendFlags, async (o) => {
       const to = o.to?.split(',').map((e) => e.trim()).filter(Boolean);
       const r = await withMessenger(ctx, o.dir, o.server, async (m) => {
         await m.ensureKeyPackages();
-        return m.send({ ...(to ? { to } : {}), ...(o.conversation ? { conversationId: o.conversation } : {}), text: o.text });
+        return m.send({ ...(to ? { to } : {}), ...(o.conversation ? { conversationId: o.conversation } : {}), text: o.text, ...(o.file ? { files: o.file } : {}) });
       });
       return { data: r, text: `Sent ${r.messageId} in conversation ${r.conversationId}.` };
     }),
@@ -71,20 +75,35 @@ export function registerMessagingCommands(device: Command, env: CommandEnv): voi
     device
       .command('receive')
       .description('fetch, decrypt and acknowledge new messages')
-      .option('--wait <seconds>', 'wait up to this long for a first message'),
+      .option('--wait <seconds>', 'wait up to this long for a first message')
+      .option('--save-dir <dir>', 'where decrypted attachments go (default: DIR/downloads)'),
   ).action(
     action(env, ReceiveFlags, async (o) => {
       const deadline = Date.now() + (o.wait ?? 0) * 1000;
+      const saveDir = path.resolve(o.saveDir ?? path.join(o.dir, 'downloads'));
       const messages = await withMessenger(ctx, o.dir, o.server, async (m) => {
         await m.ensureKeyPackages();
         for (;;) {
           await m.sync();
           const got = await m.drainInbox();
-          if (got.length || Date.now() >= deadline) return got;
+          if (got.length || Date.now() >= deadline) {
+            const out = [];
+            for (const x of got) {
+              const files = [];
+              for (const a of x.attachments ?? []) {
+                await fs.promises.mkdir(saveDir, { recursive: true, mode: 0o700 });
+                const file = path.join(saveDir, `${x.messageId}-${path.basename(a.name)}`);
+                await m.saveAttachment(a, file);
+                files.push({ name: a.name, size: a.size, path: file });
+              }
+              out.push({ conversationId: x.conversationId, messageId: x.messageId, from: x.from, text: x.text, sentAt: x.sentAt, ...(files.length ? { attachments: files } : {}) });
+            }
+            return out;
+          }
           await new Promise((r) => setTimeout(r, 500));
         }
       });
-      const data = { messages: messages.map((x) => ({ conversationId: x.conversationId, messageId: x.messageId, from: x.from, text: x.text, sentAt: x.sentAt })) };
+      const data = { messages };
       return {
         data,
         text: messages.length ? messages.map((x) => `[${x.sentAt}] ${x.from}: ${x.text}`).join('\n') : '(no new messages)',

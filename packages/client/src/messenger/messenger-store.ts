@@ -11,6 +11,9 @@ export const InboxMessageSchema = z.object({
   fromDeviceId: z.string(),
   text: z.string(),
   sentAt: z.string(),
+  attachments: z
+    .array(z.object({ id: z.string(), name: z.string(), size: z.number(), key: z.string(), iv: z.string(), tag: z.string() }))
+    .optional(),
 });
 export type InboxMessage = z.infer<typeof InboxMessageSchema>;
 

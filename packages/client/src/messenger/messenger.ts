@@ -1,3 +1,8 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { type Transform, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { deriveKey, x509 } from '@enclave/crypto';
 import { KEY_PACKAGE_LOW, KEY_PACKAGE_TARGET, type PendingMembership, type QueueItem } from '@enclave/protocol';
 import { z } from 'zod';
@@ -13,12 +18,23 @@ const unb64 = (s: string) => new Uint8Array(Buffer.from(s, 'base64url'));
 const MAX_RETRIES = 6;
 
 /** What travels inside an MLS application message (never visible to the server). */
+const AttachmentRefSchema = z.object({
+  id: z.string(),
+  name: z.string().max(255),
+  size: z.number().int(),
+  /** AES-256-GCM key, nonce and tag of the blob — only members can read them (inside MLS). */
+  key: z.string(),
+  iv: z.string(),
+  tag: z.string(),
+});
+export type AttachmentRef = z.infer<typeof AttachmentRefSchema>;
 const EnvelopeSchema = z.object({
   v: z.literal(1),
   id: z.string(),
   type: z.literal('text'),
   text: z.string(),
   sentAt: z.string(),
+  attachments: z.array(AttachmentRefSchema).max(10).optional(),
 });
 
 export interface MessengerOptions extends DeviceStoreOptions {
@@ -137,7 +153,15 @@ export class Messenger {
           // The id is inside the ciphertext too: the server cannot swap or replay ids unnoticed.
           if (env.id !== item.messageId) throw new MlsEngineError('invalid_message', 'the message id does not match its envelope');
           this.state.seen.push(env.id);
-          this.state.inbox.push({ conversationId: cid, messageId: env.id, from: m.senderEmail, fromDeviceId: m.senderDeviceId, text: env.text, sentAt: env.sentAt });
+          this.state.inbox.push({
+            conversationId: cid,
+            messageId: env.id,
+            from: m.senderEmail,
+            fromDeviceId: m.senderDeviceId,
+            text: env.text,
+            sentAt: env.sentAt,
+            ...(env.attachments?.length ? { attachments: env.attachments } : {}),
+          });
           return;
         }
       }
@@ -200,14 +224,18 @@ export class Messenger {
   }
 
   /** Encrypts and sends a text; recovers by itself from a stale epoch or a pending membership change. */
-  async send(opts: { to?: string[]; conversationId?: string; text: string }): Promise<{ conversationId: string; messageId: string }> {
+  async send(opts: { to?: string[]; conversationId?: string; text: string; files?: string[] }): Promise<{ conversationId: string; messageId: string }> {
     await this.sync();
     const cid = opts.conversationId ?? (await this.conversationWith(opts.to ?? []));
     if (!this.engine.hasGroup(cid)) {
       throw new ApiError(403, 'not_a_member', 'this device has not joined that conversation yet (no Welcome received)');
     }
+    const attachments: AttachmentRef[] = [];
+    for (const file of opts.files ?? []) attachments.push(await uploadEncrypted(this.api, cid, file));
     const messageId = crypto.randomUUID();
-    const plaintext = Buffer.from(JSON.stringify({ v: 1, id: messageId, type: 'text', text: opts.text, sentAt: new Date().toISOString() }));
+    const plaintext = Buffer.from(
+      JSON.stringify({ v: 1, id: messageId, type: 'text', text: opts.text, sentAt: new Date().toISOString(), ...(attachments.length ? { attachments } : {}) }),
+    );
     for (let attempt = 0; ; attempt++) {
       const ciphertext = await this.engine.encrypt(cid, plaintext);
       await this.persist();
@@ -225,6 +253,18 @@ export class Messenger {
     }
   }
 
+  /** Downloads an attachment's ciphertext and decrypts it into `file`; a tampered blob is refused and nothing is kept. */
+  async saveAttachment(ref: AttachmentRef, file: string): Promise<void> {
+    const decipher = createDecipheriv('aes-256-gcm', Buffer.from(ref.key, 'base64url'), Buffer.from(ref.iv, 'base64url'));
+    decipher.setAuthTag(Buffer.from(ref.tag, 'base64url'));
+    try {
+      await this.api.download(ref.id, new PassThroughInto(decipher, fs.createWriteStream(file, { mode: 0o600 })));
+    } catch (err) {
+      await fs.promises.rm(file, { force: true });
+      throw err instanceof ApiError ? err : new ApiError(0, 'protocol_error', `attachment ${ref.name} failed to decrypt (tampered or incomplete)`);
+    }
+  }
+
   async conversations() {
     return (await this.api.conversations()).items.filter((c) => this.engine.hasGroup(c.id));
   }
@@ -239,6 +279,36 @@ export class Messenger {
 
   async close(): Promise<void> {
     await this.persist();
+  }
+}
+
+/** Encrypts a file with a fresh AES-256-GCM key while streaming it to the server. */
+async function uploadEncrypted(api: DeviceMessagingApi, conversationId: string, file: string): Promise<AttachmentRef> {
+  const key = randomBytes(32);
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  const { size } = await fs.promises.stat(file);
+  const source = fs.createReadStream(file).pipe(cipher);
+  const up = await api.upload(conversationId, source);
+  return { id: up.attachmentId, name: path.basename(file), size, key: key.toString('base64url'), iv: iv.toString('base64url'), tag: cipher.getAuthTag().toString('base64url') };
+}
+
+/** A writable that pipes through `transform` into `dest`, finishing only when `dest` has. */
+class PassThroughInto extends Writable {
+  constructor(
+    private readonly transform: Transform,
+    dest: Writable,
+  ) {
+    super();
+    this.done = pipeline(transform, dest);
+  }
+  private readonly done: Promise<void>;
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
+    this.transform.write(chunk, cb);
+  }
+  override _final(cb: (e?: Error | null) => void): void {
+    this.transform.end();
+    this.done.then(() => cb(), cb);
   }
 }
 

@@ -43,7 +43,7 @@ describe('end-to-end encrypted messaging between devices', () => {
   }
 
   before(async () => {
-    t = await testEnclave();
+    t = await testEnclave({ attachmentLimitBytes: 256 * 1024 });
     admin = await t.adminToken('security-admin');
     for (const [email, name] of [['ann@example.com', 'Ann'], ['ben@example.com', 'Ben'], ['cat@example.com', 'Cat'], ['dan@example.com', 'Dan']]) {
       await t.inject('POST', '/api/v1/users', { token: admin, body: { email, name } });
@@ -105,6 +105,47 @@ describe('end-to-end encrypted messaging between devices', () => {
     assert.ok(!members.devices.some((d) => d.deviceId === ann2Id));
     assert.deepEqual((await receive('ann1')).map((x) => x.text), ['after revocation']);
     await assert.rejects(receive('ann2'), (e: unknown) => e instanceof ApiError && e.code === 'device_revoked');
+  });
+
+  it('carries an attachment encrypted on the device; only members can fetch it; tampering is detected', async () => {
+    const marker = `FILE-MARKER-${crypto.randomUUID()}`;
+    const src = path.join(root, 'report.txt');
+    fs.writeFileSync(src, `${marker}\n`.repeat(1000));
+    const m = await open(dirs.ann1 ?? '');
+    const sent = await m.send({ conversationId: direct, text: 'see attached', files: [src] });
+    await m.close();
+    const stored = fs.readdirSync(path.join(t.dataDir, 'attachments'));
+    assert.equal(stored.length, 1);
+    const blob = fs.readFileSync(path.join(t.dataDir, 'attachments', stored[0] ?? ''));
+    assert.ok(!blob.includes(marker), 'the server holds ciphertext only');
+    const ben = await open(dirs.ben1 ?? '');
+    await ben.sync();
+    const msg = (await ben.drainInbox()).find((x) => x.messageId === sent.messageId);
+    assert.equal(msg?.messageId, sent.messageId);
+    const ref = msg?.attachments?.[0];
+    assert.ok(ref);
+    assert.equal(ref.name, 'report.txt');
+    const out = path.join(root, 'got.txt');
+    await ben.saveAttachment(ref, out);
+    assert.equal(fs.readFileSync(out, 'utf8'), fs.readFileSync(src, 'utf8'));
+    // A flipped byte on the server's disk: the device refuses the file and keeps nothing.
+    blob[10] = (blob[10] ?? 0) ^ 1;
+    fs.writeFileSync(path.join(t.dataDir, 'attachments', stored[0] ?? ''), blob);
+    const bad = path.join(root, 'bad.txt');
+    await assert.rejects(ben.saveAttachment(ref, bad));
+    assert.ok(!fs.existsSync(bad));
+    await ben.close();
+    // Cat's device is not in the direct conversation.
+    const cat = await open(dirs.cat1 ?? '');
+    await assert.rejects(cat.saveAttachment(ref, path.join(root, 'cat.txt')), (e: unknown) => e instanceof ApiError && e.code === 'not_a_member');
+    await cat.close();
+    // Over the size limit (256 KiB in this test server): 413, nothing kept on disk.
+    const big = path.join(root, 'big.bin');
+    fs.writeFileSync(big, Buffer.alloc(300 * 1024, 7));
+    const m2 = await open(dirs.ann1 ?? '');
+    await assert.rejects(m2.send({ conversationId: direct, text: 'too big', files: [big] }), (e: unknown) => e instanceof ApiError && e.code === 'body_too_large');
+    await m2.close();
+    assert.equal(fs.readdirSync(path.join(t.dataDir, 'attachments')).length, 1);
   });
 
   it('stores only ciphertext on the server', async () => {

@@ -78,7 +78,7 @@ export interface TestEnclave {
 const PASSWORD = 'correct horse battery staple';
 
 /** Opens a complete in-process server on a fresh database. */
-export async function testEnclave(opts: { deviceLimit?: number } = {}): Promise<TestEnclave> {
+export async function testEnclave(opts: { deviceLimit?: number; attachmentLimitBytes?: number } = {}): Promise<TestEnclave> {
   const db = await freshDatabase();
   const enclave = await openEnclave({
     dataDir: db.dataDir,
@@ -88,7 +88,7 @@ export async function testEnclave(opts: { deviceLimit?: number } = {}): Promise<
   });
   const { app, routes, services } = await buildApp(enclave, {
     publicUrl: 'https://127.0.0.1:8443',
-    deviceLimit: opts.deviceLimit ?? 5,
+    deviceLimit: opts.deviceLimit ?? 5, ...(opts.attachmentLimitBytes ? { attachmentLimitBytes: opts.attachmentLimitBytes } : {}),
   });
   await app.ready();
   const inject: TestEnclave['inject'] = async (method, url, o = {}) => {
@@ -115,8 +115,11 @@ export async function testEnclave(opts: { deviceLimit?: number } = {}): Promise<
   };
   const transport: Transport = async (req) => {
     const headers: Record<string, string> = { ...req.headers };
-    let payload: string | undefined;
-    if (req.rawBody !== undefined) {
+    let payload: string | NodeJS.ReadableStream | undefined;
+    if (req.bodyStream) {
+      payload = req.bodyStream;
+      headers['content-type'] = 'application/octet-stream';
+    } else if (req.rawBody !== undefined) {
       payload = req.rawBody;
       headers['content-type'] = req.contentType ?? 'text/plain';
     } else if (req.body !== undefined) {
@@ -129,6 +132,13 @@ export async function testEnclave(opts: { deviceLimit?: number } = {}): Promise<
       headers,
       ...(payload !== undefined ? { payload } : {}),
     });
+    if (req.sink && res.statusCode < 400) {
+      const sink = req.sink;
+      await new Promise<void>((resolve, reject) => {
+        sink.on('error', reject);
+        sink.end(res.rawPayload, (err?: Error | null) => (err ? reject(err) : resolve()));
+      });
+    }
     const out: Record<string, string | undefined> = {};
     for (const [k, v] of Object.entries(res.headers))
       out[k] = Array.isArray(v) ? v.join(', ') : v === undefined ? undefined : String(v);

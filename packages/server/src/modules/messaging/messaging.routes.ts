@@ -17,10 +17,44 @@ import {
   QueueQuerySchema,
 } from '@enclave/protocol';
 import { route, type RouteSpec } from '../../platform/http/route.js';
+import { z } from 'zod';
+import type { Readable } from 'node:stream';
+import type { AttachmentService } from './attachment.service.js';
 import type { MessagingService } from './messaging.service.js';
 
-export function messagingRoutes(m: MessagingService): RouteSpec[] {
+const AttachmentUploadedSchema = z.object({ attachmentId: z.string(), size: z.number().int() });
+
+export function messagingRoutes(m: MessagingService, attachments: AttachmentService): RouteSpec[] {
   return [
+    route({
+      method: 'POST',
+      url: '/api/v1/conversations/:id/attachments',
+      summary: 'Upload an encrypted attachment (application/octet-stream, streamed to disk)',
+      tag: 'messaging',
+      auth: 'device',
+      params: IdParamsSchema,
+      consumes: 'application/octet-stream',
+      response: AttachmentUploadedSchema,
+      status: 201,
+      handler: ({ principal, params, request }) => {
+        const len = request.headers['content-length'];
+        return attachments.upload(principal, params.id, request.body as Readable, len ? Number(len) : undefined);
+      },
+    }),
+    route({
+      method: 'GET',
+      url: '/api/v1/attachments/:id',
+      summary: "Download an attachment's ciphertext (members of its conversation only)",
+      tag: 'messaging',
+      auth: 'device',
+      params: IdParamsSchema,
+      produces: 'application/octet-stream',
+      handler: async ({ principal, params, reply }) => {
+        const { stream, size } = await attachments.download(principal, params.id);
+        reply.header('content-length', size);
+        return stream;
+      },
+    }),
     route({
       method: 'POST',
       url: '/api/v1/mls/key-packages',

@@ -29,6 +29,8 @@ export const ServerConfigSchema = z
     tlsKeyFile: z.string().optional(),
     natsUrl: z.string().optional(),
     deviceLimit: z.number().int().min(1).max(100).default(5),
+    /** Largest attachment in MB (default 100). */
+    attachmentLimitMb: z.number().int().min(1).max(10_000).default(100),
     /** Organisation name; used only when this start creates the installation. */
     organization: z.string().trim().min(1).max(100).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

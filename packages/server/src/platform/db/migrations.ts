@@ -219,6 +219,18 @@ function migrationsFor(kind: 'sqlite' | 'postgres'): Record<string, Migration> {
       await db.schema.createIndex('deliveries_message').on('deliveries').column('message_id').execute();
     },
   },
+    '0003_attachments': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('attachments')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('conversation_id', 'text', (c) => c.notNull().references('conversations.id').onDelete('cascade'))
+          .addColumn('uploader_device_id', 'text', (c) => c.notNull())
+          .addColumn('size', 'bigint', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

@@ -107,4 +107,5 @@ export interface Database {
     created_at: string;
   };
   deliveries: { seq: Generated<number>; device_id: string; message_id: string; created_at: string };
+  attachments: { id: string; conversation_id: string; uploader_device_id: string; size: number; created_at: string };
 }

@@ -60,7 +60,7 @@ export interface RouteSpec<
   response?: z.ZodType<R>;
   status?: number;
   /** Request body media type when not JSON. */
-  consumes?: 'text/csv';
+  consumes?: 'text/csv' | 'application/octet-stream';
   /** Response media type when not JSON (the handler returns a string). */
   produces?: string;
   handler(ctx: RouteContext<B, Q, P, PrincipalFor<K>>): Promise<R>;
