@@ -40,9 +40,12 @@ export function machine() {
 }
 
 /** Starts `enclave server` on a fresh SQLite data directory (or --db URL) and waits for its ready line. */
-export async function startServer({ dbUrl } = {}) {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'enclave-bench-'));
-  const env = { ...process.env, ENCLAVE_KEK: randomBytes(32).toString('base64url') };
+export async function startServer({
+  dbUrl,
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'enclave-bench-')),
+  kek = randomBytes(32).toString('base64url'),
+} = {}) {
+  const env = { ...process.env, ENCLAVE_KEK: kek };
   const args = [
     BIN,
     'server',

@@ -48,12 +48,18 @@ const time = async (fn) => {
   const out = await fn();
   return [performance.now() - t, out];
 };
-const median = (xs) => percentile([...xs].sort((a, b) => a - b), 50);
+const median = (xs) =>
+  percentile(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );
 
 /** One group of `size` members; `rounds` adds and removes of one member each, timed. */
 async function measure(ent, size, rounds) {
   const t0 = performance.now();
-  const [creator, observer, ...rest] = await Promise.all(Array.from({ length: size }, (_, i) => device(ent, i)));
+  const [creator, observer, ...rest] = await Promise.all(
+    Array.from({ length: size }, (_, i) => device(ent, i)),
+  );
   const gid = `bench-${size}`;
   await creator.createGroup(gid);
   const kps = [];
@@ -79,7 +85,9 @@ async function measure(ent, size, rounds) {
     add.welcomeBytes.push(pending.welcome.length);
     add.commitBytes.push(pending.commit.length);
     // Remove the member just added: a commit with an UpdatePath (RFC 9420 §12.4).
-    const [rmMs, rm] = await time(() => creator.removeMembers(gid, { deviceIds: [`bench-device-${size + r}`] }));
+    const [rmMs, rm] = await time(() =>
+      creator.removeMembers(gid, { deviceIds: [`bench-device-${size + r}`] }),
+    );
     await creator.applyPendingCommit(gid);
     const [rmProcessMs] = await time(() => observer.processHandshake(gid, rm.commit));
     remove.commitMs.push(rmMs);
@@ -123,8 +131,14 @@ export async function mlsScenario({
       ['add one: commit (creator)', `${r.addOne.commitMsMedian.toFixed(1)} ms`],
       ['add one: process (other member)', `${r.addOne.processMsMedian.toFixed(1)} ms`],
       ['add one: join from Welcome (new member)', `${r.addOne.joinMsMedian.toFixed(1)} ms`],
-      ['add one: Welcome / commit size', `${(r.addOne.welcomeBytes / 1024).toFixed(1)} KiB / ${r.addOne.commitBytes} B`],
-      ['remove one: commit / process', `${r.removeOne.commitMsMedian.toFixed(1)} / ${r.removeOne.processMsMedian.toFixed(1)} ms`],
+      [
+        'add one: Welcome / commit size',
+        `${(r.addOne.welcomeBytes / 1024).toFixed(1)} KiB / ${r.addOne.commitBytes} B`,
+      ],
+      [
+        'remove one: commit / process',
+        `${r.removeOne.commitMsMedian.toFixed(1)} / ${r.removeOne.processMsMedian.toFixed(1)} ms`,
+      ],
       ['setup (certs, engines, initial add + join)', `${r.setupSeconds.toFixed(1)} s`],
     ]);
   }

@@ -78,7 +78,12 @@ export function httpsTransport(opts: HttpsTransportOptions): Transport {
       headers['content-type'] = 'application/json';
     }
     try {
-      const res = await request(new URL(req.path, base), { method: req.method, headers, body: stream ?? body, dispatcher });
+      const res = await request(new URL(req.path, base), {
+        method: req.method,
+        headers,
+        body: stream ?? body,
+        dispatcher,
+      });
       let text = '';
       if (req.sink && res.statusCode < 400) await pipeline(res.body, req.sink);
       else text = await res.body.text();

@@ -23,7 +23,12 @@ export const KeyPackageUploadSchema = z
     lastResort: B64Schema.min(1).optional(),
   })
   .strict();
-export const KeyPackageStatusSchema = z.object({ available: z.number().int(), hasLastResort: z.boolean(), low: z.boolean(), target: z.number().int() });
+export const KeyPackageStatusSchema = z.object({
+  available: z.number().int(),
+  hasLastResort: z.boolean(),
+  low: z.boolean(),
+  target: z.number().int(),
+});
 
 // ── Conversations ──────────────────────────────────────────────────────────
 
@@ -57,7 +62,11 @@ export const ConversationCreateSchema = z
   .strict();
 
 /** A device to add, with the KeyPackage the server claimed for it. */
-export const PendingAddSchema = z.object({ deviceId: IdSchema, userEmail: z.string(), keyPackage: B64Schema });
+export const PendingAddSchema = z.object({
+  deviceId: IdSchema,
+  userEmail: z.string(),
+  keyPackage: B64Schema,
+});
 /** What a member device must commit before the conversation moves on. */
 export const PendingMembershipSchema = z.object({
   conversationId: IdSchema,
@@ -69,9 +78,16 @@ export const PendingMembershipSchema = z.object({
 });
 export type PendingMembership = z.infer<typeof PendingMembershipSchema>;
 
-export const ConversationCreatedSchema = z.object({ conversation: ConversationSchema, pending: PendingMembershipSchema });
+export const ConversationCreatedSchema = z.object({
+  conversation: ConversationSchema,
+  pending: PendingMembershipSchema,
+});
 export const ConversationListSchema = z.object({ items: z.array(ConversationSchema) });
-export const ConversationMembersSchema = z.object({ conversationId: IdSchema, epoch: z.number().int(), devices: z.array(ConversationMemberDeviceSchema) });
+export const ConversationMembersSchema = z.object({
+  conversationId: IdSchema,
+  epoch: z.number().int(),
+  devices: z.array(ConversationMemberDeviceSchema),
+});
 
 /**
  * A commit for `epoch` (the epoch it was created in). The first commit for an epoch wins; a later one
@@ -87,7 +103,11 @@ export const CommitSubmitSchema = z
     removedDeviceIds: z.array(IdSchema).max(1000).default([]),
   })
   .strict();
-export const CommitAcceptedSchema = z.object({ conversationId: IdSchema, epoch: z.number().int(), seq: z.number().int() });
+export const CommitAcceptedSchema = z.object({
+  conversationId: IdSchema,
+  epoch: z.number().int(),
+  seq: z.number().int(),
+});
 
 /** An application message (MLS PrivateMessage) for the conversation's current epoch. */
 export const MessageSubmitSchema = z
@@ -98,7 +118,12 @@ export const MessageSubmitSchema = z
     ciphertext: B64Schema.min(1),
   })
   .strict();
-export const MessageAcceptedSchema = z.object({ conversationId: IdSchema, messageId: IdSchema, seq: z.number().int(), duplicate: z.boolean() });
+export const MessageAcceptedSchema = z.object({
+  conversationId: IdSchema,
+  messageId: IdSchema,
+  seq: z.number().int(),
+  duplicate: z.boolean(),
+});
 
 // ── The per-device queue ───────────────────────────────────────────────────
 
@@ -117,7 +142,10 @@ export const QueueItemSchema = z.object({
 });
 export type QueueItem = z.infer<typeof QueueItemSchema>;
 export const QueueQuerySchema = z
-  .object({ after: z.coerce.number().int().min(0).default(0), limit: z.coerce.number().int().min(1).max(500).default(100) })
+  .object({
+    after: z.coerce.number().int().min(0).default(0),
+    limit: z.coerce.number().int().min(1).max(500).default(100),
+  })
   .strict();
 export const QueuePageSchema = z.object({ items: z.array(QueueItemSchema), more: z.boolean() });
 export const QueueAckSchema = z.object({ seqs: z.array(z.number().int().min(1)).min(1).max(1000) }).strict();

@@ -15,7 +15,12 @@ import {
 } from './modules/admins/index.js';
 import { AuditRepository, AuditService, auditRoutes } from './modules/audit/index.js';
 import { DeviceAuthService, DeviceRepository, DeviceService, deviceRoutes } from './modules/devices/index.js';
-import { AttachmentService, MessagingRepository, MessagingService, messagingRoutes } from './modules/messaging/index.js';
+import {
+  AttachmentService,
+  MessagingRepository,
+  MessagingService,
+  messagingRoutes,
+} from './modules/messaging/index.js';
 import { PkiService, pkiRoutes } from './modules/pki/index.js';
 import { registerStream, StreamHub } from './modules/stream/index.js';
 import { GroupService, UserRepository, UserService, userRoutes } from './modules/users/index.js';
@@ -90,7 +95,21 @@ export function buildServices(enclave: Enclave, opts: AppOptions): Services {
   bus.subscribe('device.activated', ({ deviceId, userId }) => messaging.onDeviceActivated(deviceId, userId));
   bus.subscribe('device.revoked', ({ deviceId }) => messaging.onDeviceRevoked(deviceId));
   const attachments = new AttachmentService(db, enclave.dataDir, opts.attachmentLimitBytes);
-  return { audit, auth, admins, setup, users, groups, pki, devices, deviceAuth, activation, messaging, attachments, bus };
+  return {
+    audit,
+    auth,
+    admins,
+    setup,
+    users,
+    groups,
+    pki,
+    devices,
+    deviceAuth,
+    activation,
+    messaging,
+    attachments,
+    bus,
+  };
 }
 
 /** The full route table (used by the server, the OpenAPI generator and the role-matrix test). */
@@ -188,8 +207,9 @@ export async function buildApp(
   });
   const hub = new StreamHub(services.messaging, services.bus, app.log);
   registerStream(app, hub, (r) => services.deviceAuth.authenticate(r));
-  app.addHook('onClose', async () => {
+  app.addHook('onClose', (_instance, done) => {
     hub.close();
+    done();
   });
   return { app, routes: all, services, hub };
 }

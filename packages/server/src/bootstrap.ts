@@ -88,7 +88,12 @@ export async function openEnclave(opts: OpenOptions): Promise<Enclave> {
       await createMaterial(meta, keystore, opts.organization ?? 'Enclave', opts.hosts ?? defaultHosts());
     }
     const enclave = await loadMaterial(handle, meta, keystore, opts.hosts ?? defaultHosts());
-    return { ...enclave, dataDir: opts.dataDir, kek: { source: kek.source, created: kek.created }, created: !initialised };
+    return {
+      ...enclave,
+      dataDir: opts.dataDir,
+      kek: { source: kek.source, created: kek.created },
+      created: !initialised,
+    };
   } catch (err) {
     await handle.close().catch(() => undefined);
     throw err;

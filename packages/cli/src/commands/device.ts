@@ -182,7 +182,9 @@ export function registerDeviceCommands(program: Command, env: CommandEnv): void 
         await m.ensureKeyPackages();
         await m.close();
       } catch (err) {
-        warnings.push(`KeyPackages not uploaded yet (${(err as Error).message}); \`enclave device sync\` retries`);
+        warnings.push(
+          `KeyPackages not uploaded yet (${(err as Error).message}); \`enclave device sync\` retries`,
+        );
       }
       return {
         data,

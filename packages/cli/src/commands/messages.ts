@@ -9,7 +9,12 @@ import type { CliContext } from '../lib/context.js';
 import { CommonFlags, ServerUrlFlag } from '../lib/flags.js';
 import { table } from '../lib/output.js';
 
-const Base = { ...CommonFlags, config: z.string().optional(), dir: z.string().min(1), server: ServerUrlFlag.optional() } as const;
+const Base = {
+  ...CommonFlags,
+  config: z.string().optional(),
+  dir: z.string().min(1),
+  server: ServerUrlFlag.optional(),
+} as const;
 const SendFlags = z
   .object({
     ...Base,
@@ -18,8 +23,15 @@ const SendFlags = z
     text: z.string().min(1).max(100_000),
     file: z.array(z.string().min(1)).max(10).optional(),
   })
-  .refine((o) => (o.to === undefined) !== (o.conversation === undefined), { message: 'give exactly one of --to or --conversation', path: ['to'] });
-const ReceiveFlags = z.object({ ...Base, wait: z.coerce.number().min(0).max(3600).optional(), saveDir: z.string().min(1).optional() });
+  .refine((o) => (o.to === undefined) !== (o.conversation === undefined), {
+    message: 'give exactly one of --to or --conversation',
+    path: ['to'],
+  });
+const ReceiveFlags = z.object({
+  ...Base,
+  wait: z.coerce.number().min(0).max(3600).optional(),
+  saveDir: z.string().min(1).optional(),
+});
 const ListFlags = z.object({ ...Base });
 const MembersFlags = z.object({ ...Base, conversation: z.string().uuid() });
 
@@ -32,7 +44,12 @@ export async function openMessenger(ctx: CliContext, dir: string, server?: strin
   return Messenger.open({ dir, transport, passphrase: passphrase(ctx) });
 }
 
-async function withMessenger<T>(ctx: CliContext, dir: string, server: string | undefined, fn: (m: Messenger) => Promise<T>): Promise<T> {
+async function withMessenger<T>(
+  ctx: CliContext,
+  dir: string,
+  server: string | undefined,
+  fn: (m: Messenger) => Promise<T>,
+): Promise<T> {
   const m = await openMessenger(ctx, dir, server);
   try {
     return await fn(m);
@@ -49,7 +66,10 @@ export function registerMessagingCommands(device: Command, env: CommandEnv): voi
       c
         .requiredOption('--dir <dir>', 'device directory')
         .option('--server <url>', 'server URL (default: the one the device was activated with)')
-        .option('--config <dir>', 'accepted for symmetry with the admin commands; device state lives in --dir'),
+        .option(
+          '--config <dir>',
+          'accepted for symmetry with the admin commands; device state lives in --dir',
+        ),
     );
 
   common(
@@ -59,13 +79,25 @@ export function registerMessagingCommands(device: Command, env: CommandEnv): voi
       .option('--to <emails>', 'recipients, comma-separated (a conversation with exactly these people)')
       .option('--conversation <id>', 'an existing conversation')
       .requiredOption('--text <text>', 'the message')
-      .option('--file <path>', 'attach a file (encrypted on this device; repeatable)', (v: string, prev: string[] = []) => [...prev, v]),
+      .option(
+        '--file <path>',
+        'attach a file (encrypted on this device; repeatable)',
+        (v: string, prev: string[] = []) => [...prev, v],
+      ),
   ).action(
     action(env, SendFlags, async (o) => {
-      const to = o.to?.split(',').map((e) => e.trim()).filter(Boolean);
+      const to = o.to
+        ?.split(',')
+        .map((e) => e.trim())
+        .filter(Boolean);
       const r = await withMessenger(ctx, o.dir, o.server, async (m) => {
         await m.ensureKeyPackages();
-        return m.send({ ...(to ? { to } : {}), ...(o.conversation ? { conversationId: o.conversation } : {}), text: o.text, ...(o.file ? { files: o.file } : {}) });
+        return m.send({
+          ...(to ? { to } : {}),
+          ...(o.conversation ? { conversationId: o.conversation } : {}),
+          text: o.text,
+          ...(o.file ? { files: o.file } : {}),
+        });
       });
       return { data: r, text: `Sent ${r.messageId} in conversation ${r.conversationId}.` };
     }),
@@ -96,7 +128,14 @@ export function registerMessagingCommands(device: Command, env: CommandEnv): voi
                 await m.saveAttachment(a, file);
                 files.push({ name: a.name, size: a.size, path: file });
               }
-              out.push({ conversationId: x.conversationId, messageId: x.messageId, from: x.from, text: x.text, sentAt: x.sentAt, ...(files.length ? { attachments: files } : {}) });
+              out.push({
+                conversationId: x.conversationId,
+                messageId: x.messageId,
+                from: x.from,
+                text: x.text,
+                sentAt: x.sentAt,
+                ...(files.length ? { attachments: files } : {}),
+              });
             }
             return out;
           }
@@ -106,7 +145,9 @@ export function registerMessagingCommands(device: Command, env: CommandEnv): voi
       const data = { messages };
       return {
         data,
-        text: messages.length ? messages.map((x) => `[${x.sentAt}] ${x.from}: ${x.text}`).join('\n') : '(no new messages)',
+        text: messages.length
+          ? messages.map((x) => `[${x.sentAt}] ${x.from}: ${x.text}`).join('\n')
+          : '(no new messages)',
       };
     }),
   );
@@ -116,18 +157,31 @@ export function registerMessagingCommands(device: Command, env: CommandEnv): voi
       const items = await withMessenger(ctx, o.dir, o.server, (m) => m.conversations());
       return {
         data: { items },
-        text: items.length ? table(['ID', 'KIND', 'NAME', 'MEMBERS'], items.map((c) => [c.id, c.kind, c.name ?? '-', c.memberEmails.join(', ')])) : '(no conversations)',
+        text: items.length
+          ? table(
+              ['ID', 'KIND', 'NAME', 'MEMBERS'],
+              items.map((c) => [c.id, c.kind, c.name ?? '-', c.memberEmails.join(', ')]),
+            )
+          : '(no conversations)',
       };
     }),
   );
 
-  common(device.command('members').description('the devices that can read a conversation').requiredOption('--conversation <id>', 'conversation id')).action(
+  common(
+    device
+      .command('members')
+      .description('the devices that can read a conversation')
+      .requiredOption('--conversation <id>', 'conversation id'),
+  ).action(
     action(env, MembersFlags, async (o) => {
       const r = await withMessenger(ctx, o.dir, o.server, (m) => m.members(o.conversation));
       if (!r.devices.length) throw new CliError('not_found', 'no devices in that conversation');
       return {
         data: r,
-        text: table(['USER', 'DEVICE', 'STATE', 'CERTIFICATE SHA-256'], r.devices.map((d) => [d.userEmail, d.deviceId, d.state, d.certificateFingerprint])),
+        text: table(
+          ['USER', 'DEVICE', 'STATE', 'CERTIFICATE SHA-256'],
+          r.devices.map((d) => [d.userEmail, d.deviceId, d.state, d.certificateFingerprint]),
+        ),
       };
     }),
   );

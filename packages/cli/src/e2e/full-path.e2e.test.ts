@@ -232,7 +232,8 @@ describe(`the whole path as separate processes (${DB})`, () => {
 
   it('the activation password appears nowhere in the data directory, the database or the server log', async () => {
     const needle = activationPassword;
-    for (const f of filesUnder(inst.dataDir)) assert.ok(!fs.readFileSync(f).includes(needle), `found in ${f}`);
+    for (const f of filesUnder(inst.dataDir))
+      assert.ok(!fs.readFileSync(f).includes(needle), `found in ${f}`);
     assert.ok(!(await inst.databaseText()).includes(needle), 'found in the database');
     assert.ok(!fs.readFileSync(inst.serverLog, 'utf8').includes(needle), 'found in the server log');
   });

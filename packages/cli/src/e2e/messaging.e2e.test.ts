@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { httpsTransport, Messenger, readDeviceDir } from '@enclave/client';
+import { authenticateDevice, httpsTransport, Messenger, readDeviceDir } from '@enclave/client';
+import WebSocket from 'ws';
 import { DB, filesUnder, Installation, ok } from './processes.js';
 
 // Acceptance for end-to-end encrypted messaging, with the CLI as separate processes against a
@@ -20,41 +21,163 @@ describe(`messaging as separate processes (${DB})`, () => {
 
   before(async () => {
     await inst.create();
-    ok(inst.enclave(['init', '--data', inst.dataDir, ...inst.dbFlags, '--org', 'Acme', '--admin-email', 'sec@example.com', '--admin-password-file', inst.passwordFile, '--json']));
+    ok(
+      inst.enclave([
+        'init',
+        '--data',
+        inst.dataDir,
+        ...inst.dbFlags,
+        '--org',
+        'Acme',
+        '--admin-email',
+        'sec@example.com',
+        '--admin-password-file',
+        inst.passwordFile,
+        '--json',
+      ]),
+    );
     await inst.startServer();
-    ok(inst.enclave(['login', '--server', inst.url, '--email', 'sec@example.com', '--password-file', inst.passwordFile, '--json']));
-    for (const [email, name] of [['ann@example.com', 'Ann'], ['ben@example.com', 'Ben'], ['cat@example.com', 'Cat'], ['dan@example.com', 'Dan']] as const) {
+    ok(
+      inst.enclave([
+        'login',
+        '--server',
+        inst.url,
+        '--email',
+        'sec@example.com',
+        '--password-file',
+        inst.passwordFile,
+        '--json',
+      ]),
+    );
+    for (const [email, name] of [
+      ['ann@example.com', 'Ann'],
+      ['ben@example.com', 'Ben'],
+      ['cat@example.com', 'Cat'],
+      ['dan@example.com', 'Dan'],
+    ] as const) {
       ok(inst.enclave(['users', 'add', '--email', email, '--name', name, '--json']));
     }
-    for (const [name, email] of [['ann1', 'ann@example.com'], ['ann2', 'ann@example.com'], ['ben1', 'ben@example.com'], ['cat1', 'cat@example.com']] as const) {
-      const pw = ok(inst.enclave(['activation', 'create', '--email', email, '--json'])).json.password as string;
-      ok(inst.enclave(['device', 'activate', '--server', inst.url, '--email', email, '--activation-password', pw, '--dir', dir(name), '--json']));
+    for (const [name, email] of [
+      ['ann1', 'ann@example.com'],
+      ['ann2', 'ann@example.com'],
+      ['ben1', 'ben@example.com'],
+      ['cat1', 'cat@example.com'],
+    ] as const) {
+      const pw = ok(inst.enclave(['activation', 'create', '--email', email, '--json'])).json
+        .password as string;
+      ok(
+        inst.enclave([
+          'device',
+          'activate',
+          '--server',
+          inst.url,
+          '--email',
+          email,
+          '--activation-password',
+          pw,
+          '--dir',
+          dir(name),
+          '--json',
+        ]),
+      );
     }
   });
   after(() => inst.destroy());
 
-  it("A sends B a text; B's device and A's other device each receive it once, from A", () => {
-    const sent = ok(inst.enclave(['device', 'send', '--dir', dir('ann1'), '--to', 'ben@example.com', '--text', `hello ${MARKER}`, '--json'])).json;
+  it("A sends B a text; B's device and A's other device each receive it once, from A", async () => {
+    // Watch B's WebSocket stream while A sends: the frames carry ciphertext only.
+    const ben = await readDeviceDir(dir('ben1'), { passphrase: null });
+    const { token } = await authenticateDevice({
+      transport: httpsTransport({ baseUrl: inst.url, ca: ben.caPem }),
+      deviceId: ben.record.deviceId,
+      privateKey: ben.privateKey,
+    });
+    const frames: string[] = [];
+    const ws = new WebSocket(`${inst.url.replace('https', 'wss')}/api/v1/stream`, {
+      headers: { authorization: `Bearer ${token}` },
+      ca: ben.caPem,
+    });
+    ws.on('message', (d) => frames.push(Buffer.isBuffer(d) ? d.toString('utf8') : ''));
+    await new Promise((r) => ws.once('open', r));
+    const sent = ok(
+      inst.enclave([
+        'device',
+        'send',
+        '--dir',
+        dir('ann1'),
+        '--to',
+        'ben@example.com',
+        '--text',
+        `hello ${MARKER}`,
+        '--json',
+      ]),
+    ).json;
+    for (let i = 0; i < 100 && !frames.some((f) => f.includes(sent.messageId)); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    ws.close();
+    const delivered = frames
+      .map((f) => JSON.parse(f))
+      .find((f) => f.type === 'deliver' && f.item.messageId === sent.messageId);
+    assert.ok(delivered, 'the message was pushed on the stream');
+    assert.ok(!frames.some((f) => f.includes(MARKER)), 'no plaintext in any frame');
+    assert.ok(!Buffer.from(delivered.item.body, 'base64url').includes(MARKER), 'the body is ciphertext');
     direct = sent.conversationId;
     assert.match(sent.messageId, /^[0-9a-f-]{36}$/);
     for (const d of ['ben1', 'ann2']) {
       const got = receive(d);
-      assert.deepEqual(got.map((m) => [m.conversationId, m.messageId, m.from, m.text]), [[direct, sent.messageId, 'ann@example.com', `hello ${MARKER}`]], d);
+      assert.deepEqual(
+        got.map((m) => [m.conversationId, m.messageId, m.from, m.text]),
+        [[direct, sent.messageId, 'ann@example.com', `hello ${MARKER}`]],
+        d,
+      );
       assert.deepEqual(receive(d), [], `${d}: nothing twice`);
     }
   });
 
   it('a three-user group conversation works the same', () => {
-    const sent = ok(inst.enclave(['device', 'send', '--dir', dir('cat1'), '--to', 'ann@example.com,ben@example.com', '--text', 'standup moved', '--json'])).json;
+    const sent = ok(
+      inst.enclave([
+        'device',
+        'send',
+        '--dir',
+        dir('cat1'),
+        '--to',
+        'ann@example.com,ben@example.com',
+        '--text',
+        'standup moved',
+        '--json',
+      ]),
+    ).json;
     for (const d of ['ann1', 'ann2', 'ben1']) {
-      assert.deepEqual(receive(d).map((m) => [m.conversationId, m.from, m.text]), [[sent.conversationId, 'cat@example.com', 'standup moved']], d);
+      assert.deepEqual(
+        receive(d).map((m) => [m.conversationId, m.from, m.text]),
+        [[sent.conversationId, 'cat@example.com', 'standup moved']],
+        d,
+      );
     }
-    const conv = ok(inst.enclave(['device', 'conversations', '--dir', dir('ben1'), '--json'])).json.items as { id: string; memberEmails: string[] }[];
-    assert.deepEqual(conv.find((c) => c.id === sent.conversationId)?.memberEmails, ['ann@example.com', 'ben@example.com', 'cat@example.com']);
+    const conv = ok(inst.enclave(['device', 'conversations', '--dir', dir('ben1'), '--json'])).json.items as {
+      id: string;
+      memberEmails: string[];
+    }[];
+    assert.deepEqual(conv.find((c) => c.id === sent.conversationId)?.memberEmails, [
+      'ann@example.com',
+      'ben@example.com',
+      'cat@example.com',
+    ]);
   });
 
   it('sending to a user without an active device is a clear error', () => {
-    const r = inst.enclave(['device', 'send', '--dir', dir('ann1'), '--to', 'dan@example.com', '--text', 'x', '--json']);
+    const r = inst.enclave([
+      'device',
+      'send',
+      '--dir',
+      dir('ann1'),
+      '--to',
+      'dan@example.com',
+      '--text',
+      'x',
+      '--json',
+    ]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /recipient_has_no_devices/);
     assert.equal(r.stderr.trim().split('\n').length, 1);
@@ -62,33 +185,77 @@ describe(`messaging as separate processes (${DB})`, () => {
 
   it("B's device offline while A sends 100 messages gets all 100 in order, once each", async () => {
     const local = await readDeviceDir(dir('ann1'), { passphrase: null });
-    const m = await Messenger.open({ dir: dir('ann1'), transport: httpsTransport({ baseUrl: inst.url, ca: local.caPem }), passphrase: null });
+    const m = await Messenger.open({
+      dir: dir('ann1'),
+      transport: httpsTransport({ baseUrl: inst.url, ca: local.caPem }),
+      passphrase: null,
+    });
     for (let i = 0; i < 100; i++) await m.send({ conversationId: direct, text: `bulk ${i}` });
     await m.close();
     const got = receive('ben1');
-    assert.deepEqual(got.map((x) => x.text), Array.from({ length: 100 }, (_, i) => `bulk ${i}`));
+    assert.deepEqual(
+      got.map((x) => x.text),
+      Array.from({ length: 100 }, (_, i) => `bulk ${i}`),
+    );
     assert.equal(new Set(got.map((x) => x.messageId)).size, 100);
     assert.equal(receive('ann2').length, 100);
   });
 
   it('a message the server accepted survives a SIGKILL of the server', async () => {
-    const sent = ok(inst.enclave(['device', 'send', '--dir', dir('ben1'), '--conversation', direct, '--text', 'before the crash', '--json'])).json;
+    const sent = ok(
+      inst.enclave([
+        'device',
+        'send',
+        '--dir',
+        dir('ben1'),
+        '--conversation',
+        direct,
+        '--text',
+        'before the crash',
+        '--json',
+      ]),
+    ).json;
     await inst.stopServer('SIGKILL');
     await inst.startServer();
-    for (const d of ['ann1', 'ann2']) assert.deepEqual(receive(d).map((x) => [x.messageId, x.text]), [[sent.messageId, 'before the crash']], d);
+    for (const d of ['ann1', 'ann2'])
+      assert.deepEqual(
+        receive(d).map((x) => [x.messageId, x.text]),
+        [[sent.messageId, 'before the crash']],
+        d,
+      );
   });
 
-  it('revoking A\'s second device removes it from the conversation: members no longer lists it, and it reads nothing more', () => {
-    const ann2 = JSON.parse(fs.readFileSync(path.join(dir('ann2'), 'device.json'), 'utf8')).deviceId as string;
-    const before = ok(inst.enclave(['device', 'members', '--dir', dir('ann1'), '--conversation', direct, '--json'])).json.devices as { deviceId: string; certificateFingerprint: string }[];
+  it("revoking A's second device removes it from the conversation: members no longer lists it, and it reads nothing more", () => {
+    const ann2 = JSON.parse(fs.readFileSync(path.join(dir('ann2'), 'device.json'), 'utf8'))
+      .deviceId as string;
+    const before = ok(
+      inst.enclave(['device', 'members', '--dir', dir('ann1'), '--conversation', direct, '--json']),
+    ).json.devices as { deviceId: string; certificateFingerprint: string }[];
     assert.ok(before.some((d) => d.deviceId === ann2));
     assert.ok(before.every((d) => /^[0-9a-f]{64}$/.test(d.certificateFingerprint)));
     ok(inst.enclave(['devices', 'command', ann2, 'revoke', '--json']));
     // The next sender commits the removal by itself before its message goes out.
-    ok(inst.enclave(['device', 'send', '--dir', dir('ben1'), '--conversation', direct, '--text', 'after revocation', '--json']));
-    const members = ok(inst.enclave(['device', 'members', '--dir', dir('ann1'), '--conversation', direct, '--json'])).json.devices as { deviceId: string }[];
+    ok(
+      inst.enclave([
+        'device',
+        'send',
+        '--dir',
+        dir('ben1'),
+        '--conversation',
+        direct,
+        '--text',
+        'after revocation',
+        '--json',
+      ]),
+    );
+    const members = ok(
+      inst.enclave(['device', 'members', '--dir', dir('ann1'), '--conversation', direct, '--json']),
+    ).json.devices as { deviceId: string }[];
     assert.ok(!members.some((d) => d.deviceId === ann2));
-    assert.deepEqual(receive('ann1').map((x) => x.text), ['after revocation']);
+    assert.deepEqual(
+      receive('ann1').map((x) => x.text),
+      ['after revocation'],
+    );
     const r = inst.enclave(['device', 'receive', '--dir', dir('ann2'), '--json']);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /device_revoked/);
@@ -97,8 +264,24 @@ describe(`messaging as separate processes (${DB})`, () => {
   it('an attachment is encrypted on the device and arrives intact', () => {
     const src = path.join(inst.work, 'minutes.txt');
     fs.writeFileSync(src, `minutes ${MARKER}\n`.repeat(200));
-    const sent = ok(inst.enclave(['device', 'send', '--dir', dir('ann1'), '--conversation', direct, '--text', 'minutes attached', '--file', src, '--json'])).json;
-    const got = receive('ben1').find((m) => m.messageId === sent.messageId) as unknown as { attachments: { name: string; path: string }[] };
+    const sent = ok(
+      inst.enclave([
+        'device',
+        'send',
+        '--dir',
+        dir('ann1'),
+        '--conversation',
+        direct,
+        '--text',
+        'minutes attached',
+        '--file',
+        src,
+        '--json',
+      ]),
+    ).json;
+    const got = receive('ben1').find((m) => m.messageId === sent.messageId) as unknown as {
+      attachments: { name: string; path: string }[];
+    };
     assert.equal(got.attachments[0]?.name, 'minutes.txt');
     assert.equal(fs.readFileSync(got.attachments[0]?.path ?? '', 'utf8'), fs.readFileSync(src, 'utf8'));
     assert.ok(fs.readdirSync(path.join(inst.dataDir, 'attachments')).length >= 1);

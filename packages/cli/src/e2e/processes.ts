@@ -29,7 +29,9 @@ export function ok(r: Run): Run {
 /** `oathtool`, Debian's independent RFC 6238 implementation, at now + `steps` × 30 s. */
 export function totp(secret: string, steps = 0): string {
   const at = new Date(Date.now() + steps * 30_000).toISOString().replace('T', ' ').slice(0, 19);
-  return execFileSync('oathtool', ['--totp', '-b', '--now', `${at} UTC`, secret], { encoding: 'utf8' }).trim();
+  return execFileSync('oathtool', ['--totp', '-b', '--now', `${at} UTC`, secret], {
+    encoding: 'utf8',
+  }).trim();
 }
 
 export function filesUnder(dir: string): string[] {
@@ -95,13 +97,18 @@ export class Installation {
   }
 
   /** Starts `enclave server` and resolves with its URL once the ready line is printed. */
-  async startServer(env: Record<string, string> = {}): Promise<{ url: string; ms: number; setupCode: string | null }> {
+  async startServer(
+    env: Record<string, string> = {},
+  ): Promise<{ url: string; ms: number; setupCode: string | null }> {
     const t0 = Date.now();
     const out = fs.openSync(this.serverLog, 'a');
     // A restart keeps the port: devices remember the server URL they were activated with.
     const listen = this.url ? `127.0.0.1:${new URL(this.url).port}` : '127.0.0.1:0';
     const args = [BIN, 'server', '--data', this.dataDir, '--listen', listen, '--json', ...this.dbFlags];
-    const child = spawn(process.execPath, args, { env: { ...process.env, ENCLAVE_KEK: this.kek, ...env }, stdio: ['ignore', 'pipe', out] });
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, ENCLAVE_KEK: this.kek, ...env },
+      stdio: ['ignore', 'pipe', out],
+    });
     this.server = child;
     const ready = await new Promise<{ url: string; setupCode: string | null }>((resolve, reject) => {
       let buf = '';
@@ -154,15 +161,22 @@ export class Installation {
     if (DB === 'postgres') {
       const c = new pg.Client({ connectionString: this.dbUrl });
       await c.connect();
-      const tables = (await c.query<{ tablename: string }>("select tablename from pg_tables where schemaname = 'public'")).rows;
+      const tables = (
+        await c.query<{ tablename: string }>("select tablename from pg_tables where schemaname = 'public'")
+      ).rows;
       const parts = [];
-      for (const { tablename } of tables) parts.push(JSON.stringify((await c.query(`select * from "${tablename}"`)).rows));
+      for (const { tablename } of tables)
+        parts.push(JSON.stringify((await c.query(`select * from "${tablename}"`)).rows));
       await c.end();
       return parts.join('\n');
     }
     const db = new SQLite(path.join(this.dataDir, 'enclave.db'), { readonly: true });
-    const tables = db.prepare("select name from sqlite_master where type = 'table'").all() as { name: string }[];
-    const text = tables.map(({ name }) => JSON.stringify(db.prepare(`select * from "${name}"`).all())).join('\n');
+    const tables = db.prepare("select name from sqlite_master where type = 'table'").all() as {
+      name: string;
+    }[];
+    const text = tables
+      .map(({ name }) => JSON.stringify(db.prepare(`select * from "${name}"`).all()))
+      .join('\n');
     db.close();
     return text;
   }

@@ -12,7 +12,16 @@ export const InboxMessageSchema = z.object({
   text: z.string(),
   sentAt: z.string(),
   attachments: z
-    .array(z.object({ id: z.string(), name: z.string(), size: z.number(), key: z.string(), iv: z.string(), tag: z.string() }))
+    .array(
+      z.object({
+        id: z.string(),
+        name: z.string(),
+        size: z.number(),
+        key: z.string(),
+        iv: z.string(),
+        tag: z.string(),
+      }),
+    )
     .optional(),
 });
 export type InboxMessage = z.infer<typeof InboxMessageSchema>;
@@ -23,7 +32,9 @@ const MessengerStateSchema = z.object({
   seen: z.array(z.string()),
   inbox: z.array(InboxMessageSchema),
   /** Problems with single deliveries (e.g. a message that does not decrypt), kept for the user to see. */
-  problems: z.array(z.object({ seq: z.number(), conversationId: z.string(), code: z.string(), message: z.string() })),
+  problems: z.array(
+    z.object({ seq: z.number(), conversationId: z.string(), code: z.string(), message: z.string() }),
+  ),
 });
 export type MessengerState = z.infer<typeof MessengerStateSchema>;
 
@@ -64,7 +75,10 @@ export class MessengerStore {
   async save(state: MessengerState, mls: Uint8Array): Promise<void> {
     const trimmed = { ...state, seen: state.seen.slice(-MAX_SEEN), problems: state.problems.slice(-100) };
     await writeAtomic(path.join(this.dir, MLS_FILE), mls);
-    await writeAtomic(path.join(this.dir, STATE_FILE), seal(this.storageKey, Buffer.from(JSON.stringify(trimmed)), CONTEXT));
+    await writeAtomic(
+      path.join(this.dir, STATE_FILE),
+      seal(this.storageKey, Buffer.from(JSON.stringify(trimmed)), CONTEXT),
+    );
   }
 }
 

@@ -4,7 +4,12 @@ import path from 'node:path';
 import { type Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { deriveKey, x509 } from '@enclave/crypto';
-import { KEY_PACKAGE_LOW, KEY_PACKAGE_TARGET, type PendingMembership, type QueueItem } from '@enclave/protocol';
+import {
+  KEY_PACKAGE_LOW,
+  KEY_PACKAGE_TARGET,
+  type PendingMembership,
+  type QueueItem,
+} from '@enclave/protocol';
 import { z } from 'zod';
 import { authenticateDevice } from '../device-auth.js';
 import { type LoadedDevice, readDeviceDir, type DeviceStoreOptions } from '../device-store.js';
@@ -66,13 +71,23 @@ export class Messenger {
 
   static async open(opts: MessengerOptions): Promise<Messenger> {
     const device = await readDeviceDir(opts.dir, opts);
-    const { token } = await authenticateDevice({ transport: opts.transport, deviceId: device.record.deviceId, privateKey: device.privateKey });
+    const { token } = await authenticateDevice({
+      transport: opts.transport,
+      deviceId: device.record.deviceId,
+      privateKey: device.privateKey,
+    });
     const api = new DeviceMessagingApi(opts.transport, token);
     const revoked = parseCrl(await api.crl());
     const storageKey = deriveKey(device.privateKeyPkcs8, 'enclave device storage v1');
     const engine = await createMlsEngine({
-      credentials: { privateKeyPkcs8: device.privateKeyPkcs8, certificateChain: [device.certificatePem, ...device.chainPem] },
-      trust: { root: device.chainPem[device.chainPem.length - 1] ?? '', isRevoked: (serial) => revoked.has(serial.toLowerCase()) },
+      credentials: {
+        privateKeyPkcs8: device.privateKeyPkcs8,
+        certificateChain: [device.certificatePem, ...device.chainPem],
+      },
+      trust: {
+        root: device.chainPem[device.chainPem.length - 1] ?? '',
+        isRevoked: (serial) => revoked.has(serial.toLowerCase()),
+      },
       storageKey,
     });
     const store = new MessengerStore(device.paths.dir, storageKey);
@@ -136,7 +151,8 @@ export class Messenger {
         case 'welcome': {
           if (this.engine.hasGroup(cid)) return;
           const groupId = await this.engine.joinFromWelcome(unb64(item.body));
-          if (groupId !== cid) throw new MlsEngineError('invalid_message', 'the Welcome is for another conversation');
+          if (groupId !== cid)
+            throw new MlsEngineError('invalid_message', 'the Welcome is for another conversation');
           return;
         }
         case 'commit': {
@@ -151,7 +167,8 @@ export class Messenger {
           const m = await this.engine.decrypt(cid, unb64(item.body));
           const env = EnvelopeSchema.parse(JSON.parse(Buffer.from(m.plaintext).toString('utf8')));
           // The id is inside the ciphertext too: the server cannot swap or replay ids unnoticed.
-          if (env.id !== item.messageId) throw new MlsEngineError('invalid_message', 'the message id does not match its envelope');
+          if (env.id !== item.messageId)
+            throw new MlsEngineError('invalid_message', 'the message id does not match its envelope');
           this.state.seen.push(env.id);
           this.state.inbox.push({
             conversationId: cid,
@@ -184,7 +201,10 @@ export class Messenger {
       const inGroup = new Set(this.engine.members(cid).map((m) => m.deviceId));
       const pc = removes.some((id) => inGroup.has(id))
         ? await this.engine.removeMembers(cid, { deviceIds: removes })
-        : await this.engine.addMembers(cid, pending.adds.map((a) => unb64(a.keyPackage)));
+        : await this.engine.addMembers(
+            cid,
+            pending.adds.map((a) => unb64(a.keyPackage)),
+          );
       const added = removes.some((id) => inGroup.has(id)) ? [] : pending.adds.map((a) => a.deviceId);
       try {
         await this.api.commit(cid, {
@@ -211,7 +231,10 @@ export class Messenger {
   async conversationWith(to: string[]): Promise<string> {
     const want = [...new Set([this.email, ...to.map((e) => e.trim().toLowerCase())])].sort();
     const existing = (await this.api.conversations()).items.find(
-      (c) => this.engine.hasGroup(c.id) && c.memberEmails.length === want.length && c.memberEmails.every((e, i) => e === want[i]),
+      (c) =>
+        this.engine.hasGroup(c.id) &&
+        c.memberEmails.length === want.length &&
+        c.memberEmails.every((e, i) => e === want[i]),
     );
     if (existing) return existing.id;
     const created = await this.api.createConversation(want.filter((e) => e !== this.email));
@@ -224,17 +247,33 @@ export class Messenger {
   }
 
   /** Encrypts and sends a text; recovers by itself from a stale epoch or a pending membership change. */
-  async send(opts: { to?: string[]; conversationId?: string; text: string; files?: string[] }): Promise<{ conversationId: string; messageId: string }> {
+  async send(opts: {
+    to?: string[];
+    conversationId?: string;
+    text: string;
+    files?: string[];
+  }): Promise<{ conversationId: string; messageId: string }> {
     await this.sync();
     const cid = opts.conversationId ?? (await this.conversationWith(opts.to ?? []));
     if (!this.engine.hasGroup(cid)) {
-      throw new ApiError(403, 'not_a_member', 'this device has not joined that conversation yet (no Welcome received)');
+      throw new ApiError(
+        403,
+        'not_a_member',
+        'this device has not joined that conversation yet (no Welcome received)',
+      );
     }
     const attachments: AttachmentRef[] = [];
     for (const file of opts.files ?? []) attachments.push(await uploadEncrypted(this.api, cid, file));
     const messageId = crypto.randomUUID();
     const plaintext = Buffer.from(
-      JSON.stringify({ v: 1, id: messageId, type: 'text', text: opts.text, sentAt: new Date().toISOString(), ...(attachments.length ? { attachments } : {}) }),
+      JSON.stringify({
+        v: 1,
+        id: messageId,
+        type: 'text',
+        text: opts.text,
+        sentAt: new Date().toISOString(),
+        ...(attachments.length ? { attachments } : {}),
+      }),
     );
     for (let attempt = 0; ; attempt++) {
       const ciphertext = await this.engine.encrypt(cid, plaintext);
@@ -243,7 +282,11 @@ export class Messenger {
         await this.api.send(cid, { epoch: this.engine.epoch(cid), messageId, ciphertext: b64(ciphertext) });
         return { conversationId: cid, messageId };
       } catch (err) {
-        if (attempt < MAX_RETRIES && err instanceof ApiError && (err.code === 'stale_epoch' || err.code === 'membership_pending')) {
+        if (
+          attempt < MAX_RETRIES &&
+          err instanceof ApiError &&
+          (err.code === 'stale_epoch' || err.code === 'membership_pending')
+        ) {
           await this.sync();
           if (err.code === 'membership_pending') await this.commitPending(cid);
           continue;
@@ -255,13 +298,26 @@ export class Messenger {
 
   /** Downloads an attachment's ciphertext and decrypts it into `file`; a tampered blob is refused and nothing is kept. */
   async saveAttachment(ref: AttachmentRef, file: string): Promise<void> {
-    const decipher = createDecipheriv('aes-256-gcm', Buffer.from(ref.key, 'base64url'), Buffer.from(ref.iv, 'base64url'));
+    const decipher = createDecipheriv(
+      'aes-256-gcm',
+      Buffer.from(ref.key, 'base64url'),
+      Buffer.from(ref.iv, 'base64url'),
+    );
     decipher.setAuthTag(Buffer.from(ref.tag, 'base64url'));
     try {
-      await this.api.download(ref.id, new PassThroughInto(decipher, fs.createWriteStream(file, { mode: 0o600 })));
+      await this.api.download(
+        ref.id,
+        new PassThroughInto(decipher, fs.createWriteStream(file, { mode: 0o600 })),
+      );
     } catch (err) {
       await fs.promises.rm(file, { force: true });
-      throw err instanceof ApiError ? err : new ApiError(0, 'protocol_error', `attachment ${ref.name} failed to decrypt (tampered or incomplete)`);
+      throw err instanceof ApiError
+        ? err
+        : new ApiError(
+            0,
+            'protocol_error',
+            `attachment ${ref.name} failed to decrypt (tampered or incomplete)`,
+          );
     }
   }
 
@@ -283,14 +339,25 @@ export class Messenger {
 }
 
 /** Encrypts a file with a fresh AES-256-GCM key while streaming it to the server. */
-async function uploadEncrypted(api: DeviceMessagingApi, conversationId: string, file: string): Promise<AttachmentRef> {
+async function uploadEncrypted(
+  api: DeviceMessagingApi,
+  conversationId: string,
+  file: string,
+): Promise<AttachmentRef> {
   const key = randomBytes(32);
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key, iv);
   const { size } = await fs.promises.stat(file);
   const source = fs.createReadStream(file).pipe(cipher);
   const up = await api.upload(conversationId, source);
-  return { id: up.attachmentId, name: path.basename(file), size, key: key.toString('base64url'), iv: iv.toString('base64url'), tag: cipher.getAuthTag().toString('base64url') };
+  return {
+    id: up.attachmentId,
+    name: path.basename(file),
+    size,
+    key: key.toString('base64url'),
+    iv: iv.toString('base64url'),
+    tag: cipher.getAuthTag().toString('base64url'),
+  };
 }
 
 /** A writable that pipes through `transform` into `dest`, finishing only when `dest` has. */

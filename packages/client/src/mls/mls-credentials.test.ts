@@ -19,7 +19,8 @@ import { ed25519SeedFromPkcs8 } from './device-signing-identity.js';
 import { ed25519PublicKeyOf } from './enterprise-credential.js';
 import { openSnapshot } from './engine-state-codec.js';
 import { MlsEngineError } from './mls-engine.js';
-import { DEFAULT_CIPHER_SUITE, type TsMlsEngine } from './ts-mls-engine.js';
+import type { TsMlsEngine } from './ts-mls-engine.js';
+import { DEFAULT_CIPHER_SUITE } from './ts-mls-support.js';
 import {
   createTestEngine,
   createTestEnterprise,

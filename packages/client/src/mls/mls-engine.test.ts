@@ -5,7 +5,7 @@ import { unprotectPrivateMessage } from 'ts-mls/messageProtection.js';
 import { openSnapshot } from './engine-state-codec.js';
 import { MlsEngineError, type PendingCommit } from './mls-engine.js';
 import type { TsMlsEngine } from './ts-mls-engine.js';
-import { inspectMessage } from './ts-mls-engine.js';
+import { inspectMessage } from './ts-mls-support.js';
 import {
   createTestEngine,
   createTestEnterprise,
@@ -290,6 +290,23 @@ describe('MLS engine (ts-mls 1.6.4, enterprise credentials)', () => {
     await send(a, 'conv-8', 'epoch 2', b);
     await send(b, 'conv-8', 'epoch 2 back', a);
     await assert.rejects(b.engine.processHandshake('conv-8', winner.commit), code('wrong_epoch'));
+  });
+
+  it('serialises concurrent calls, so parallel encrypts never reuse a ratchet generation', async () => {
+    const a = await peer(acme, 'dev-a12', 'alice@acme.test');
+    const b = await peer(acme, 'dev-b12', 'bob@acme.test');
+    await group('conv-12', a, b);
+    const cts = await Promise.all(
+      ['m0', 'm1', 'm2', 'm3', 'm4'].map((m) => a.engine.encrypt('conv-12', text(m))),
+    );
+    const got = await Promise.all(cts.map((ct) => b.engine.decrypt('conv-12', ct)));
+    assert.deepEqual(
+      got.map((g) => str(g.plaintext)),
+      ['m0', 'm1', 'm2', 'm3', 'm4'],
+    );
+    // A replayed ciphertext does not decrypt twice (its key was deleted, RFC 9420 §9.2).
+    await assert.rejects(b.engine.decrypt('conv-12', cts[0]!), code('decrypt_failed'));
+    assert.deepEqual(await a.engine.generateKeyPackages(0), []);
   });
 
   it('keeps a pending commit across export/import and applies it after a restart', async () => {

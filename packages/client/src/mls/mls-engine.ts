@@ -82,7 +82,7 @@ export interface MessageInfo {
  * Calls are serialised internally; state changes are in memory until {@link exportState}.
  */
 export interface MlsEngine {
-  /** Generates `count` fresh KeyPackages (RFC 9420 §10) and returns them as MLSMessages to upload. */
+  /** Generates `count` (0–1000) fresh KeyPackages (RFC 9420 §10) and returns them as MLSMessages to upload. */
   generateKeyPackages(count: number): Promise<Uint8Array[]>;
   /** The last-resort KeyPackage (RFC 9420 §16.8), created once and reused until rotated. */
   lastResortKeyPackage(): Promise<Uint8Array>;

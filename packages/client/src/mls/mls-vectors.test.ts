@@ -12,7 +12,6 @@ import {
   bytesToBase64,
   decodeMlsMessage,
   getCiphersuiteFromName,
-  getCiphersuiteImpl,
   joinGroup,
   makePskIndex,
   processPrivateMessage,
@@ -23,6 +22,7 @@ import {
 import { getCiphersuiteNameFromId, type CiphersuiteId } from 'ts-mls/crypto/ciphersuite.js';
 import { decodeRatchetTree } from 'ts-mls/ratchetTree.js';
 import { z } from 'zod';
+import { ciphersuiteImpl } from './ts-mls-support.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 const DIR = process.env.ENCLAVE_MLS_VECTORS_DIR ?? path.resolve(REPO, '../shared/mls-test-vectors');
@@ -155,9 +155,8 @@ function suite(id: number): Promise<CiphersuiteImpl | string> {
       if (id !== 1 && !ALL_SUITES)
         return 'cipher suites other than 1: not used by Enclave (ENCLAVE_MLS_VECTORS_ALL_SUITES=1 runs them)';
       try {
-        return await getCiphersuiteImpl(
-          getCiphersuiteFromName(getCiphersuiteNameFromId(id as CiphersuiteId)),
-        );
+        // The engine's own suite implementation (noble hash), so the vectors cover what it runs.
+        return await ciphersuiteImpl(getCiphersuiteFromName(getCiphersuiteNameFromId(id as CiphersuiteId)));
       } catch (err) {
         // Suites 2–7 need optional peer dependencies (@noble/curves, @hpke/…) Enclave does not install.
         return `cipher suite ${id} cannot load: ${(err as Error).message}`;

@@ -16,9 +16,32 @@ describe('end-to-end encrypted messaging between devices', () => {
 
   async function newDevice(name: string, email: string): Promise<string> {
     const p = await t.inject('POST', '/api/v1/activations', { token: admin, body: { email } });
-    const d = await activateDevice({ transport: t.transport, email, activationPassword: p.json.password, platform: 'test', clientVersion: '1.0.0' });
+    const d = await activateDevice({
+      transport: t.transport,
+      email,
+      activationPassword: p.json.password,
+      platform: 'test',
+      clientVersion: '1.0.0',
+    });
     const dir = path.join(root, name);
-    await writeDeviceDir(dir, { record: { deviceId: d.deviceId, server: 'https://test', userEmail: email, caFingerprint: d.caFingerprint, platform: 'test', clientVersion: '1.0.0', activatedAt: new Date().toISOString() }, certificatePem: d.certificatePem, chainPem: d.chainPem, privateKeyPkcs8: d.privateKeyPkcs8 }, { passphrase: null });
+    await writeDeviceDir(
+      dir,
+      {
+        record: {
+          deviceId: d.deviceId,
+          server: 'https://test',
+          userEmail: email,
+          caFingerprint: d.caFingerprint,
+          platform: 'test',
+          clientVersion: '1.0.0',
+          activatedAt: new Date().toISOString(),
+        },
+        certificatePem: d.certificatePem,
+        chainPem: d.chainPem,
+        privateKeyPkcs8: d.privateKeyPkcs8,
+      },
+      { passphrase: null },
+    );
     const m = await open(dir);
     await m.ensureKeyPackages();
     await m.close();
@@ -45,7 +68,12 @@ describe('end-to-end encrypted messaging between devices', () => {
   before(async () => {
     t = await testEnclave({ attachmentLimitBytes: 256 * 1024 });
     admin = await t.adminToken('security-admin');
-    for (const [email, name] of [['ann@example.com', 'Ann'], ['ben@example.com', 'Ben'], ['cat@example.com', 'Cat'], ['dan@example.com', 'Dan']]) {
+    for (const [email, name] of [
+      ['ann@example.com', 'Ann'],
+      ['ben@example.com', 'Ben'],
+      ['cat@example.com', 'Cat'],
+      ['dan@example.com', 'Dan'],
+    ]) {
       await t.inject('POST', '/api/v1/users', { token: admin, body: { email, name } });
     }
     await newDevice('ann1', 'ann@example.com');
@@ -63,39 +91,62 @@ describe('end-to-end encrypted messaging between devices', () => {
     const sent = await send('ann1', { to: ['ben@example.com'], text: 'hello Ben' });
     direct = sent.conversationId;
     const ben = await receive('ben1');
-    assert.deepEqual(ben.map((m) => [m.from, m.text, m.messageId]), [['ann@example.com', 'hello Ben', sent.messageId]]);
+    assert.deepEqual(
+      ben.map((m) => [m.from, m.text, m.messageId]),
+      [['ann@example.com', 'hello Ben', sent.messageId]],
+    );
     const ann2 = await receive('ann2');
-    assert.deepEqual(ann2.map((m) => [m.from, m.text]), [['ann@example.com', 'hello Ben']]);
+    assert.deepEqual(
+      ann2.map((m) => [m.from, m.text]),
+      [['ann@example.com', 'hello Ben']],
+    );
     assert.deepEqual(await receive('ben1'), [], 'nothing twice');
     const reply = await send('ben1', { conversationId: direct, text: 'hi Ann' });
     assert.equal(reply.conversationId, direct);
-    assert.deepEqual((await receive('ann1')).map((m) => [m.from, m.text]), [['ben@example.com', 'hi Ann']]);
-    assert.deepEqual((await receive('ann2')).map((m) => [m.from, m.text]), [['ben@example.com', 'hi Ann']]);
+    assert.deepEqual(
+      (await receive('ann1')).map((m) => [m.from, m.text]),
+      [['ben@example.com', 'hi Ann']],
+    );
+    assert.deepEqual(
+      (await receive('ann2')).map((m) => [m.from, m.text]),
+      [['ben@example.com', 'hi Ann']],
+    );
   });
 
   it('works the same for a three-user group', async () => {
     const sent = await send('cat1', { to: ['ann@example.com', 'ben@example.com'], text: 'team sync at 3' });
     for (const d of ['ann1', 'ann2', 'ben1']) {
-      assert.deepEqual((await receive(d)).map((m) => [m.conversationId, m.from, m.text]), [[sent.conversationId, 'cat@example.com', 'team sync at 3']], d);
+      assert.deepEqual(
+        (await receive(d)).map((m) => [m.conversationId, m.from, m.text]),
+        [[sent.conversationId, 'cat@example.com', 'team sync at 3']],
+        d,
+      );
     }
   });
 
   it('refuses to send to someone without an active device', async () => {
-    await assert.rejects(send('ann1', { to: ['dan@example.com'], text: 'x' }), (e: unknown) => e instanceof ApiError && e.code === 'recipient_has_no_devices');
+    await assert.rejects(
+      send('ann1', { to: ['dan@example.com'], text: 'x' }),
+      (e: unknown) => e instanceof ApiError && e.code === 'recipient_has_no_devices',
+    );
   });
 
-  it('adds a newly activated device to its user\'s conversations without anyone acting', async () => {
+  it("adds a newly activated device to its user's conversations without anyone acting", async () => {
     await newDevice('ben2', 'ben@example.com');
     // Any member device that syncs commits the pending add.
     await receive('ann1');
     const m = await send('ann1', { conversationId: direct, text: 'welcome, second phone' });
     assert.ok(m.messageId);
     const got = await receive('ben2');
-    assert.deepEqual(got.map((x) => x.text), ['welcome, second phone']);
+    assert.deepEqual(
+      got.map((x) => x.text),
+      ['welcome, second phone'],
+    );
   });
 
   it('removes a revoked device: members no longer list it and the conversation goes on', async () => {
-    const ann2Id = JSON.parse(fs.readFileSync(path.join(dirs.ann2 ?? '', 'device.json'), 'utf8')).deviceId as string;
+    const ann2Id = JSON.parse(fs.readFileSync(path.join(dirs.ann2 ?? '', 'device.json'), 'utf8'))
+      .deviceId as string;
     await t.inject('POST', `/api/v1/devices/${ann2Id}/commands`, { token: admin, body: { type: 'revoke' } });
     await new Promise((r) => setTimeout(r, 100)); // the bus handler marks it pending_remove
     await send('ben1', { conversationId: direct, text: 'after revocation' });
@@ -103,8 +154,14 @@ describe('end-to-end encrypted messaging between devices', () => {
     const members = await ann1.members(direct);
     await ann1.close();
     assert.ok(!members.devices.some((d) => d.deviceId === ann2Id));
-    assert.deepEqual((await receive('ann1')).map((x) => x.text), ['after revocation']);
-    await assert.rejects(receive('ann2'), (e: unknown) => e instanceof ApiError && e.code === 'device_revoked');
+    assert.deepEqual(
+      (await receive('ann1')).map((x) => x.text),
+      ['after revocation'],
+    );
+    await assert.rejects(
+      receive('ann2'),
+      (e: unknown) => e instanceof ApiError && e.code === 'device_revoked',
+    );
   });
 
   it('carries an attachment encrypted on the device; only members can fetch it; tampering is detected', async () => {
@@ -137,13 +194,19 @@ describe('end-to-end encrypted messaging between devices', () => {
     await ben.close();
     // Cat's device is not in the direct conversation.
     const cat = await open(dirs.cat1 ?? '');
-    await assert.rejects(cat.saveAttachment(ref, path.join(root, 'cat.txt')), (e: unknown) => e instanceof ApiError && e.code === 'not_a_member');
+    await assert.rejects(
+      cat.saveAttachment(ref, path.join(root, 'cat.txt')),
+      (e: unknown) => e instanceof ApiError && e.code === 'not_a_member',
+    );
     await cat.close();
     // Over the size limit (256 KiB in this test server): 413, nothing kept on disk.
     const big = path.join(root, 'big.bin');
     fs.writeFileSync(big, Buffer.alloc(300 * 1024, 7));
     const m2 = await open(dirs.ann1 ?? '');
-    await assert.rejects(m2.send({ conversationId: direct, text: 'too big', files: [big] }), (e: unknown) => e instanceof ApiError && e.code === 'body_too_large');
+    await assert.rejects(
+      m2.send({ conversationId: direct, text: 'too big', files: [big] }),
+      (e: unknown) => e instanceof ApiError && e.code === 'body_too_large',
+    );
     await m2.close();
     assert.equal(fs.readdirSync(path.join(t.dataDir, 'attachments')).length, 1);
   });

@@ -78,7 +78,9 @@ export interface TestEnclave {
 const PASSWORD = 'correct horse battery staple';
 
 /** Opens a complete in-process server on a fresh database. */
-export async function testEnclave(opts: { deviceLimit?: number; attachmentLimitBytes?: number } = {}): Promise<TestEnclave> {
+export async function testEnclave(
+  opts: { deviceLimit?: number; attachmentLimitBytes?: number } = {},
+): Promise<TestEnclave> {
   const db = await freshDatabase();
   const enclave = await openEnclave({
     dataDir: db.dataDir,
@@ -88,7 +90,8 @@ export async function testEnclave(opts: { deviceLimit?: number; attachmentLimitB
   });
   const { app, routes, services } = await buildApp(enclave, {
     publicUrl: 'https://127.0.0.1:8443',
-    deviceLimit: opts.deviceLimit ?? 5, ...(opts.attachmentLimitBytes ? { attachmentLimitBytes: opts.attachmentLimitBytes } : {}),
+    deviceLimit: opts.deviceLimit ?? 5,
+    ...(opts.attachmentLimitBytes ? { attachmentLimitBytes: opts.attachmentLimitBytes } : {}),
   });
   await app.ready();
   const inject: TestEnclave['inject'] = async (method, url, o = {}) => {

@@ -12,7 +12,8 @@ import {
   type Issuer,
 } from '@enclave/crypto';
 import type { EnterpriseTrust } from '../enterprise-authentication-service.js';
-import { createMlsEngine, type TsMlsEngine } from '../ts-mls-engine.js';
+import { createMlsEngine } from '../create-mls-engine.js';
+import type { TsMlsEngine } from '../ts-mls-engine.js';
 
 /** An enterprise CA with a revocation set the trust callback reads. */
 export interface TestEnterprise {

@@ -6,7 +6,8 @@ import type { Db } from '../../platform/db/database.js';
 import { AppError } from '../../platform/http/app-error.js';
 import type { DevicePrincipal } from '../../platform/http/route.js';
 
-const tooLarge = (limit: number) => new AppError(413, 'body_too_large', `attachments may be at most ${limit} bytes`);
+const tooLarge = (limit: number) =>
+  new AppError(413, 'body_too_large', `attachments may be at most ${limit} bytes`);
 
 /** Default largest attachment: 100 MB (a setting: `--attachment-limit-mb`). */
 export const DEFAULT_ATTACHMENT_LIMIT = 100 * 1024 * 1024;
@@ -38,7 +39,12 @@ export class AttachmentService {
     if (!r) throw new AppError(403, 'not_a_member', 'this device is not a member of that conversation');
   }
 
-  async upload(p: DevicePrincipal, conversationId: string, body: Readable, declaredLength: number | undefined) {
+  async upload(
+    p: DevicePrincipal,
+    conversationId: string,
+    body: Readable,
+    declaredLength: number | undefined,
+  ) {
     await this.requireMember(p, conversationId);
     if (declaredLength !== undefined && declaredLength > this.limit) {
       body.resume(); // drain, so the client gets the answer instead of a reset
@@ -72,7 +78,16 @@ export class AttachmentService {
       await fs.promises.rm(file, { force: true });
       throw new AppError(400, 'validation_failed', 'the attachment is empty');
     }
-    await this.db.insertInto('attachments').values({ id, conversation_id: conversationId, uploader_device_id: p.deviceId, size, created_at: new Date().toISOString() }).execute();
+    await this.db
+      .insertInto('attachments')
+      .values({
+        id,
+        conversation_id: conversationId,
+        uploader_device_id: p.deviceId,
+        size,
+        created_at: new Date().toISOString(),
+      })
+      .execute();
     return { attachmentId: id, size };
   }
 

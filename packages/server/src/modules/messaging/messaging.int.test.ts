@@ -212,7 +212,7 @@ describe('POST /api/v1/mls/key-packages', () => {
       token: claimer.token,
     });
     assert.deepEqual(p.json.waiting, [none.deviceId]);
-    // It cannot be added without a KeyPackage having been handed out... but it may be added once it has one.
+    // Once it uploads a KeyPackage, the next /pending hands it out for the add.
     await uploadKps(none, [blob()]);
     const p2 = await t.inject('GET', `/api/v1/conversations/${c.json.conversation.id}/pending`, {
       token: claimer.token,
@@ -469,28 +469,22 @@ describe('conversations, commits and application messages', () => {
       assert.equal((await messageRows(messageId)).length, 1);
     });
 
-    it(
-      'still treats a resubmitted messageId as a duplicate after every recipient acknowledged it',
-      {
-        todo: 'the dedup key lives in the messages row, which is deleted on the last ack: a sender retrying after a lost response re-delivers (see report)',
-      },
-      async () => {
-        const messageId = crypto.randomUUID();
-        const ciphertext = blob();
-        assert.equal((await send(b1, conv, epoch, ciphertext, messageId)).status, 201);
-        await ackAll(t, a1);
-        await ackAll(t, a2);
-        const again = await send(b1, conv, epoch, ciphertext, messageId);
-        assert.equal(again.json.duplicate, true, again.text);
-        assert.deepEqual(
-          (await drain(t, a1)).filter((x) => x.messageId === messageId),
-          [],
-          'delivered a second time',
-        );
-        await ackAll(t, a1);
-        await ackAll(t, a2);
-      },
-    );
+    it('still treats a resubmitted messageId as a duplicate after every recipient acknowledged it', async () => {
+      const messageId = crypto.randomUUID();
+      const ciphertext = blob();
+      assert.equal((await send(b1, conv, epoch, ciphertext, messageId)).status, 201);
+      await ackAll(t, a1);
+      await ackAll(t, a2);
+      const again = await send(b1, conv, epoch, ciphertext, messageId);
+      assert.equal(again.json.duplicate, true, again.text);
+      assert.deepEqual(
+        (await drain(t, a1)).filter((x) => x.messageId === messageId),
+        [],
+        'delivered a second time',
+      );
+      await ackAll(t, a1);
+      await ackAll(t, a2);
+    });
 
     it('refuses a device that is not a member with 403 not_a_member', async () => {
       assertError(await send(outsider, conv, epoch), 403, 'not_a_member');
@@ -511,24 +505,18 @@ describe('conversations, commits and application messages', () => {
       assert.equal((await drain(t, b1)).length, before);
     });
 
-    it(
-      'accepts a ciphertext of exactly MAX_MESSAGE_BYTES and answers one byte more with message_too_large',
-      {
-        todo: 'the app-wide BODY_LIMIT (1 MiB of JSON) refuses the body first with body_too_large: the message routes need a body limit of ~1.4 MB + envelope',
-      },
-      async () => {
-        const ok = Buffer.alloc(MAX_MESSAGE_BYTES, 9).toString('base64url');
-        const messageId = crypto.randomUUID();
-        const r = await send(a1, conv, epoch, ok, messageId);
-        assert.equal(r.status, 201, r.text.slice(0, 300));
-        assert.equal((await drain(t, b1)).find((x) => x.messageId === messageId)?.body, ok);
-        assertError(
-          await send(a1, conv, epoch, Buffer.alloc(MAX_MESSAGE_BYTES + 1, 7).toString('base64url')),
-          413,
-          'message_too_large',
-        );
-      },
-    );
+    it('accepts a ciphertext of exactly MAX_MESSAGE_BYTES and answers one byte more with message_too_large', async () => {
+      const ok = Buffer.alloc(MAX_MESSAGE_BYTES, 9).toString('base64url');
+      const messageId = crypto.randomUUID();
+      const r = await send(a1, conv, epoch, ok, messageId);
+      assert.equal(r.status, 201, r.text.slice(0, 300));
+      assert.equal((await drain(t, b1)).find((x) => x.messageId === messageId)?.body, ok);
+      assertError(
+        await send(a1, conv, epoch, Buffer.alloc(MAX_MESSAGE_BYTES + 1, 7).toString('base64url')),
+        413,
+        'message_too_large',
+      );
+    });
 
     it('stores exactly the bytes that were sent and hands the same bytes out (the DS does not transform ciphertext)', async () => {
       const bytes = Buffer.from(Array.from({ length: 1024 }, (_, i) => i % 256));
@@ -596,15 +584,15 @@ describe('conversations, commits and application messages', () => {
       assert.equal((await drain(t, a2)).length, a2Items.length);
     });
 
-    it('deletes the message row once every recipient has acknowledged it', async () => {
+    it('drops the ciphertext once every recipient has acknowledged it (the id stays for idempotency)', async () => {
       const messageId = crypto.randomUUID();
       assert.equal((await send(a1, conv, epoch, blob(), messageId)).status, 201);
       assert.equal((await messageRows(messageId)).length, 1);
       const seqOf = async (d: TestDevice) => (await drain(t, d)).find((x) => x.messageId === messageId)!.seq;
       await t.inject('POST', '/api/v1/queue/ack', { token: b1.token, body: { seqs: [await seqOf(b1)] } });
-      assert.equal((await messageRows(messageId)).length, 1, 'a2 has not acknowledged yet');
+      assert.notEqual((await messageRows(messageId))[0]?.body, '', 'a2 has not acknowledged yet');
       await t.inject('POST', '/api/v1/queue/ack', { token: a2.token, body: { seqs: [await seqOf(a2)] } });
-      assert.equal((await messageRows(messageId)).length, 0);
+      assert.equal((await messageRows(messageId))[0]?.body, '', 'no ciphertext is kept after the last ack');
       const left = await t.enclave.handle.db
         .selectFrom('deliveries')
         .innerJoin('messages', 'messages.id', 'deliveries.message_id')

@@ -20,17 +20,43 @@ export class MessagingRepository {
 
   // KeyPackages (RFC 9420 §10): one-time, except the last-resort one.
 
-  async addKeyPackages(deviceId: string, packages: string[], lastResort: string | undefined, now: string): Promise<void> {
+  async addKeyPackages(
+    deviceId: string,
+    packages: string[],
+    lastResort: string | undefined,
+    now: string,
+  ): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       if (packages.length) {
         await trx
           .insertInto('key_packages')
-          .values(packages.map((kp) => ({ id: crypto.randomUUID(), device_id: deviceId, key_package: kp, last_resort: 0, created_at: now })))
+          .values(
+            packages.map((kp) => ({
+              id: crypto.randomUUID(),
+              device_id: deviceId,
+              key_package: kp,
+              last_resort: 0,
+              created_at: now,
+            })),
+          )
           .execute();
       }
       if (lastResort) {
-        await trx.deleteFrom('key_packages').where('device_id', '=', deviceId).where('last_resort', '=', 1).execute();
-        await trx.insertInto('key_packages').values({ id: crypto.randomUUID(), device_id: deviceId, key_package: lastResort, last_resort: 1, created_at: now }).execute();
+        await trx
+          .deleteFrom('key_packages')
+          .where('device_id', '=', deviceId)
+          .where('last_resort', '=', 1)
+          .execute();
+        await trx
+          .insertInto('key_packages')
+          .values({
+            id: crypto.randomUUID(),
+            device_id: deviceId,
+            key_package: lastResort,
+            last_resort: 1,
+            created_at: now,
+          })
+          .execute();
       }
     });
   }
@@ -80,13 +106,27 @@ export class MessagingRepository {
 
   // Conversations
 
-  async createConversation(row: ConversationRow, userIds: string[], devices: { deviceId: string; state: string }[]): Promise<void> {
+  async createConversation(
+    row: ConversationRow,
+    userIds: string[],
+    devices: { deviceId: string; state: string }[],
+  ): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
       await trx.insertInto('conversations').values(row).execute();
-      await trx.insertInto('conversation_users').values(userIds.map((user_id) => ({ conversation_id: row.id, user_id }))).execute();
+      await trx
+        .insertInto('conversation_users')
+        .values(userIds.map((user_id) => ({ conversation_id: row.id, user_id })))
+        .execute();
       await trx
         .insertInto('conversation_devices')
-        .values(devices.map((d) => ({ conversation_id: row.id, device_id: d.deviceId, state: d.state, updated_at: row.created_at })))
+        .values(
+          devices.map((d) => ({
+            conversation_id: row.id,
+            device_id: d.deviceId,
+            state: d.state,
+            updated_at: row.created_at,
+          })),
+        )
         .execute();
     });
   }
@@ -147,7 +187,13 @@ export class MessagingRepository {
       .selectFrom('conversation_devices')
       .innerJoin('devices', 'devices.id', 'conversation_devices.device_id')
       .innerJoin('users', 'users.id', 'devices.user_id')
-      .select(['conversation_devices.device_id', 'conversation_devices.state', 'users.email', 'devices.certificate', 'devices.status'])
+      .select([
+        'conversation_devices.device_id',
+        'conversation_devices.state',
+        'users.email',
+        'devices.certificate',
+        'devices.status',
+      ])
       .where('conversation_devices.conversation_id', '=', conversationId)
       .orderBy('users.email')
       .execute();
@@ -156,11 +202,20 @@ export class MessagingRepository {
   /** Active devices of users (for creating a conversation or adding a new device). */
   activeDevicesOfUsers(userIds: string[]) {
     if (!userIds.length) return Promise.resolve([]);
-    return this.db.selectFrom('devices').select(['id', 'user_id']).where('user_id', 'in', userIds).where('status', '=', 'active').execute();
+    return this.db
+      .selectFrom('devices')
+      .select(['id', 'user_id'])
+      .where('user_id', 'in', userIds)
+      .where('status', '=', 'active')
+      .execute();
   }
 
   conversationIdsOfUser(userId: string) {
-    return this.db.selectFrom('conversation_users').select('conversation_id').where('user_id', '=', userId).execute();
+    return this.db
+      .selectFrom('conversation_users')
+      .select('conversation_id')
+      .where('user_id', '=', userId)
+      .execute();
   }
 
   async addPendingDevice(conversationIds: string[], deviceId: string, now: string): Promise<void> {
@@ -177,7 +232,11 @@ export class MessagingRepository {
   /** A revoked device: not yet added → dropped; a member → waits for a member's remove commit. Returns the affected conversations. */
   async markRevoked(deviceId: string, now: string): Promise<string[]> {
     return this.db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('conversation_devices').where('device_id', '=', deviceId).where('state', '=', 'pending_add').execute();
+      await trx
+        .deleteFrom('conversation_devices')
+        .where('device_id', '=', deviceId)
+        .where('state', '=', 'pending_add')
+        .execute();
       const rows = await trx
         .updateTable('conversation_devices')
         .set({ state: 'pending_remove', updated_at: now })
@@ -235,7 +294,11 @@ export class MessagingRepository {
         .where('epoch', '=', input.epoch)
         .executeTakeFirst();
       if (Number(upd.numUpdatedRows) !== 1) {
-        const c = await trx.selectFrom('conversations').select('epoch').where('id', '=', input.conversationId).executeTakeFirst();
+        const c = await trx
+          .selectFrom('conversations')
+          .select('epoch')
+          .where('id', '=', input.conversationId)
+          .executeTakeFirst();
         throw new StaleEpoch(c?.epoch ?? -1);
       }
       const members = await trx
@@ -248,16 +311,36 @@ export class MessagingRepository {
       const commitId = crypto.randomUUID();
       await trx
         .insertInto('messages')
-        .values({ id: commitId, conversation_id: input.conversationId, kind: 'commit', epoch: input.epoch, client_message_id: commitId, sender_device_id: input.senderDeviceId, body: input.commit, created_at: input.now })
+        .values({
+          id: commitId,
+          conversation_id: input.conversationId,
+          kind: 'commit',
+          epoch: input.epoch,
+          client_message_id: commitId,
+          sender_device_id: input.senderDeviceId,
+          body: input.commit,
+          created_at: input.now,
+        })
         .execute();
-      const commitTargets = members.filter((m) => m.device_id !== input.senderDeviceId && m.status === 'active').map((m) => m.device_id);
+      const commitTargets = members
+        .filter((m) => m.device_id !== input.senderDeviceId && m.status === 'active')
+        .map((m) => m.device_id);
       const seq = await enqueue(trx, commitId, commitTargets, input.now);
       let welcomeTargets: string[] = [];
       if (input.added.length && input.welcome) {
         const welcomeId = crypto.randomUUID();
         await trx
           .insertInto('messages')
-          .values({ id: welcomeId, conversation_id: input.conversationId, kind: 'welcome', epoch: input.epoch + 1, client_message_id: welcomeId, sender_device_id: input.senderDeviceId, body: input.welcome, created_at: input.now })
+          .values({
+            id: welcomeId,
+            conversation_id: input.conversationId,
+            kind: 'welcome',
+            epoch: input.epoch + 1,
+            client_message_id: welcomeId,
+            sender_device_id: input.senderDeviceId,
+            body: input.welcome,
+            created_at: input.now,
+          })
           .execute();
         welcomeTargets = input.added;
         await enqueue(trx, welcomeId, welcomeTargets, input.now);
@@ -271,14 +354,25 @@ export class MessagingRepository {
           .execute();
       }
       if (input.removed.length) {
-        await trx.deleteFrom('conversation_devices').where('conversation_id', '=', input.conversationId).where('device_id', 'in', input.removed).execute();
+        await trx
+          .deleteFrom('conversation_devices')
+          .where('conversation_id', '=', input.conversationId)
+          .where('device_id', 'in', input.removed)
+          .execute();
       }
       return { seq, deviceIds: [...commitTargets, ...welcomeTargets] };
     });
   }
 
   /** Queues an application message for every member device but the sender; idempotent by message id. */
-  async acceptMessage(input: { conversationId: string; epoch: number; senderDeviceId: string; messageId: string; ciphertext: string; now: string }) {
+  async acceptMessage(input: {
+    conversationId: string;
+    epoch: number;
+    senderDeviceId: string;
+    messageId: string;
+    ciphertext: string;
+    now: string;
+  }) {
     return this.db.transaction().execute(async (trx) => {
       const existing = await trx
         .selectFrom('messages')
@@ -287,7 +381,11 @@ export class MessagingRepository {
         .where('client_message_id', '=', input.messageId)
         .executeTakeFirst();
       if (existing) return { seq: 0, deviceIds: [] as string[], duplicate: true };
-      const c = await trx.selectFrom('conversations').select('epoch').where('id', '=', input.conversationId).executeTakeFirst();
+      const c = await trx
+        .selectFrom('conversations')
+        .select('epoch')
+        .where('id', '=', input.conversationId)
+        .executeTakeFirst();
       if (!c || c.epoch !== input.epoch) throw new StaleEpoch(c?.epoch ?? -1);
       const targets = (
         await trx
@@ -303,9 +401,22 @@ export class MessagingRepository {
       const id = crypto.randomUUID();
       await trx
         .insertInto('messages')
-        .values({ id, conversation_id: input.conversationId, kind: 'application', epoch: input.epoch, client_message_id: input.messageId, sender_device_id: input.senderDeviceId, body: input.ciphertext, created_at: input.now })
+        .values({
+          id,
+          conversation_id: input.conversationId,
+          kind: 'application',
+          epoch: input.epoch,
+          client_message_id: input.messageId,
+          sender_device_id: input.senderDeviceId,
+          body: input.ciphertext,
+          created_at: input.now,
+        })
         .execute();
-      await trx.updateTable('conversations').set({ updated_at: input.now }).where('id', '=', input.conversationId).execute();
+      await trx
+        .updateTable('conversations')
+        .set({ updated_at: input.now })
+        .where('id', '=', input.conversationId)
+        .execute();
       const seq = await enqueue(trx, id, targets, input.now);
       return { seq, deviceIds: targets, duplicate: false };
     });
@@ -337,16 +448,38 @@ export class MessagingRepository {
       .execute();
   }
 
-  /** Removes acknowledged deliveries, then any message no device still waits for. */
+  /**
+   * Removes acknowledged deliveries, then drops the body of any message no device still waits for.
+   * The row itself (its client id) stays until the retention purge, so a sender's retry after a lost
+   * response is still recognised as a duplicate and not delivered twice.
+   */
   async ack(deviceId: string, seqs: number[]): Promise<number> {
     return this.db.transaction().execute(async (trx) => {
-      const rows = await trx.selectFrom('deliveries').select(['seq', 'message_id']).where('device_id', '=', deviceId).where('seq', 'in', seqs).execute();
+      const rows = await trx
+        .selectFrom('deliveries')
+        .select(['seq', 'message_id'])
+        .where('device_id', '=', deviceId)
+        .where('seq', 'in', seqs)
+        .execute();
       if (!rows.length) return 0;
-      await trx.deleteFrom('deliveries').where('device_id', '=', deviceId).where('seq', 'in', rows.map((r) => r.seq)).execute();
+      await trx
+        .deleteFrom('deliveries')
+        .where('device_id', '=', deviceId)
+        .where(
+          'seq',
+          'in',
+          rows.map((r) => r.seq),
+        )
+        .execute();
       const messageIds = [...new Set(rows.map((r) => r.message_id))];
-      const still = await trx.selectFrom('deliveries').select('message_id').where('message_id', 'in', messageIds).distinct().execute();
+      const still = await trx
+        .selectFrom('deliveries')
+        .select('message_id')
+        .where('message_id', 'in', messageIds)
+        .distinct()
+        .execute();
       const done = messageIds.filter((m) => !still.some((s) => s.message_id === m));
-      if (done.length) await trx.deleteFrom('messages').where('id', 'in', done).execute();
+      if (done.length) await trx.updateTable('messages').set({ body: '' }).where('id', 'in', done).execute();
       return rows.length;
     });
   }
@@ -357,7 +490,13 @@ export class MessagingRepository {
     await this.db
       .deleteFrom('messages')
       .where('created_at', '<', before)
-      .where((eb) => eb.not(eb.exists(eb.selectFrom('deliveries').select('seq').whereRef('deliveries.message_id', '=', 'messages.id'))))
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb.selectFrom('deliveries').select('seq').whereRef('deliveries.message_id', '=', 'messages.id'),
+          ),
+        ),
+      )
       .execute();
   }
 }

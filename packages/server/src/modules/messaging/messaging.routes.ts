@@ -8,6 +8,7 @@ import {
   IdParamsSchema,
   KeyPackageStatusSchema,
   KeyPackageUploadSchema,
+  MAX_MESSAGE_BYTES,
   MessageAcceptedSchema,
   MessageSubmitSchema,
   PendingMembershipSchema,
@@ -38,7 +39,12 @@ export function messagingRoutes(m: MessagingService, attachments: AttachmentServ
       status: 201,
       handler: ({ principal, params, request }) => {
         const len = request.headers['content-length'];
-        return attachments.upload(principal, params.id, request.body as Readable, len ? Number(len) : undefined);
+        return attachments.upload(
+          principal,
+          params.id,
+          request.body as Readable,
+          len ? Number(len) : undefined,
+        );
       },
     }),
     route({
@@ -65,7 +71,15 @@ export function messagingRoutes(m: MessagingService, attachments: AttachmentServ
       response: KeyPackageStatusSchema,
       handler: ({ principal, body }) => m.uploadKeyPackages(principal, body.keyPackages, body.lastResort),
     }),
-    route({ method: 'GET', url: '/api/v1/mls/key-packages', summary: 'How many KeyPackages the server holds for this device', tag: 'messaging', auth: 'device', response: KeyPackageStatusSchema, handler: ({ principal }) => m.keyPackageStatus(principal) }),
+    route({
+      method: 'GET',
+      url: '/api/v1/mls/key-packages',
+      summary: 'How many KeyPackages the server holds for this device',
+      tag: 'messaging',
+      auth: 'device',
+      response: KeyPackageStatusSchema,
+      handler: ({ principal }) => m.keyPackageStatus(principal),
+    }),
     route({
       method: 'POST',
       url: '/api/v1/conversations',
@@ -77,7 +91,15 @@ export function messagingRoutes(m: MessagingService, attachments: AttachmentServ
       status: 201,
       handler: ({ principal, body }) => m.create(principal, body),
     }),
-    route({ method: 'GET', url: '/api/v1/conversations', summary: "This device's conversations", tag: 'messaging', auth: 'device', response: ConversationListSchema, handler: ({ principal }) => m.list(principal) }),
+    route({
+      method: 'GET',
+      url: '/api/v1/conversations',
+      summary: "This device's conversations",
+      tag: 'messaging',
+      auth: 'device',
+      response: ConversationListSchema,
+      handler: ({ principal }) => m.list(principal),
+    }),
     route({
       method: 'GET',
       url: '/api/v1/conversations/:id/members',
@@ -106,6 +128,7 @@ export function messagingRoutes(m: MessagingService, attachments: AttachmentServ
       auth: 'device',
       params: IdParamsSchema,
       body: CommitSubmitSchema,
+      bodyLimit: 4 * MAX_MESSAGE_BYTES, // a commit and a Welcome, base64url (4/3 each) plus JSON
       response: CommitAcceptedSchema,
       status: 201,
       handler: ({ principal, params, body }) => m.commit(principal, params.id, body),
@@ -118,11 +141,21 @@ export function messagingRoutes(m: MessagingService, attachments: AttachmentServ
       auth: 'device',
       params: IdParamsSchema,
       body: MessageSubmitSchema,
+      bodyLimit: 2 * MAX_MESSAGE_BYTES, // a 1 MiB ciphertext is ~1.4 MB as base64url
       response: MessageAcceptedSchema,
       status: 201,
       handler: ({ principal, params, body }) => m.send(principal, params.id, body),
     }),
-    route({ method: 'GET', url: '/api/v1/queue', summary: "Fetch this device's queue (for devices that cannot keep a socket)", tag: 'messaging', auth: 'device', query: QueueQuerySchema, response: QueuePageSchema, handler: ({ principal, query }) => m.queue(principal, query.after, query.limit) }),
+    route({
+      method: 'GET',
+      url: '/api/v1/queue',
+      summary: "Fetch this device's queue (for devices that cannot keep a socket)",
+      tag: 'messaging',
+      auth: 'device',
+      query: QueueQuerySchema,
+      response: QueuePageSchema,
+      handler: ({ principal, query }) => m.queue(principal, query.after, query.limit),
+    }),
     route({
       method: 'POST',
       url: '/api/v1/queue/ack',

@@ -15,7 +15,11 @@ import { type ConversationRow, type MessagingRepository, StaleEpoch } from './me
 
 const notMember = () => new AppError(403, 'not_a_member', 'this device is not a member of that conversation');
 const stale = (epoch: number) =>
-  new AppError(409, 'stale_epoch', `the conversation is at epoch ${epoch}: fetch and process your queue, then retry`);
+  new AppError(
+    409,
+    'stale_epoch',
+    `the conversation is at epoch ${epoch}: fetch and process your queue, then retry`,
+  );
 
 function tooLarge(b64: string): boolean {
   return Math.floor((b64.length * 3) / 4) > MAX_MESSAGE_BYTES;
@@ -34,7 +38,8 @@ export class MessagingService {
   ) {}
 
   async uploadKeyPackages(p: DevicePrincipal, keyPackages: string[], lastResort: string | undefined) {
-    if ([...keyPackages, lastResort ?? ''].some(tooLarge)) throw new AppError(413, 'message_too_large', 'a KeyPackage is too large');
+    if ([...keyPackages, lastResort ?? ''].some(tooLarge))
+      throw new AppError(413, 'message_too_large', 'a KeyPackage is too large');
     await this.repo.addKeyPackages(p.deviceId, keyPackages, lastResort, new Date().toISOString());
     return this.keyPackageStatus(p);
   }
@@ -52,7 +57,11 @@ export class MessagingService {
     const devices = await this.repo.activeDevicesOfUsers(userIds);
     for (const u of users) {
       if (!devices.some((d) => d.user_id === u.id)) {
-        throw new AppError(400, 'recipient_has_no_devices', `${u.email} has no active device yet: they must activate one before they can receive messages`);
+        throw new AppError(
+          400,
+          'recipient_has_no_devices',
+          `${u.email} has no active device yet: they must activate one before they can receive messages`,
+        );
       }
     }
     const now = new Date().toISOString();
@@ -71,7 +80,10 @@ export class MessagingService {
       userIds,
       devices.map((d) => ({ deviceId: d.id, state: d.id === p.deviceId ? 'member' : 'pending_add' })),
     );
-    return { conversation: (await this.present([row]))[0] as Conversation, pending: await this.pending(p, row.id) };
+    return {
+      conversation: (await this.present([row]))[0] as Conversation,
+      pending: await this.pending(p, row.id),
+    };
   }
 
   async list(p: DevicePrincipal) {
@@ -118,34 +130,52 @@ export class MessagingService {
       if (kp) adds.push({ deviceId: r.device_id, userEmail: r.email, keyPackage: kp });
       else waiting.push(r.device_id);
     }
-    const removes = rows.filter((x) => x.state === 'pending_remove').map((r) => ({ deviceId: r.device_id, userEmail: r.email }));
+    const removes = rows
+      .filter((x) => x.state === 'pending_remove')
+      .map((r) => ({ deviceId: r.device_id, userEmail: r.email }));
     return { conversationId, epoch: c.epoch, adds, removes, waiting };
   }
 
   async commit(
     p: DevicePrincipal,
     conversationId: string,
-    input: { epoch: number; commit: string; welcome?: string | undefined; addedDeviceIds: string[]; removedDeviceIds: string[] },
+    input: {
+      epoch: number;
+      commit: string;
+      welcome?: string | undefined;
+      addedDeviceIds: string[];
+      removedDeviceIds: string[];
+    },
   ) {
     const c = await this.requireMember(p, conversationId);
-    if (tooLarge(input.commit) || (input.welcome && tooLarge(input.welcome))) throw new AppError(413, 'message_too_large', 'the commit or Welcome is too large');
+    if (tooLarge(input.commit) || (input.welcome && tooLarge(input.welcome)))
+      throw new AppError(413, 'message_too_large', 'the commit or Welcome is too large');
     if (input.epoch !== c.epoch) throw stale(c.epoch);
     const pending = await this.repo.pendingOf(conversationId);
     const states = new Map(pending.map((r) => [r.device_id, r.state]));
     for (const id of input.addedDeviceIds) {
-      if (states.get(id) !== 'pending_add') throw new AppError(400, 'validation_failed', `device ${id} is not waiting to be added to this conversation`);
+      if (states.get(id) !== 'pending_add')
+        throw new AppError(
+          400,
+          'validation_failed',
+          `device ${id} is not waiting to be added to this conversation`,
+        );
     }
-    if (input.addedDeviceIds.length && !input.welcome) throw new AppError(400, 'validation_failed', 'a commit that adds devices needs a Welcome');
+    if (input.addedDeviceIds.length && !input.welcome)
+      throw new AppError(400, 'validation_failed', 'a commit that adds devices needs a Welcome');
     const members = await this.repo.devicesOf(conversationId);
     for (const id of input.removedDeviceIds) {
-      if (!members.some((m) => m.device_id === id && (m.state === 'member' || m.state === 'pending_remove'))) {
+      if (
+        !members.some((m) => m.device_id === id && (m.state === 'member' || m.state === 'pending_remove'))
+      ) {
         throw new AppError(400, 'validation_failed', `device ${id} is not a member of this conversation`);
       }
     }
     // Every pending removal must be part of the next commit: a revoked device must not see the next epoch.
     const mustRemove = pending.filter((r) => r.state === 'pending_remove').map((r) => r.device_id);
     const missing = mustRemove.filter((id) => !input.removedDeviceIds.includes(id));
-    if (missing.length) throw new AppError(409, 'membership_pending', `the commit must also remove ${missing.join(', ')}`);
+    if (missing.length)
+      throw new AppError(409, 'membership_pending', `the commit must also remove ${missing.join(', ')}`);
     try {
       const r = await this.repo.acceptCommit({
         conversationId,
@@ -165,16 +195,36 @@ export class MessagingService {
     }
   }
 
-  async send(p: DevicePrincipal, conversationId: string, input: { epoch: number; messageId: string; ciphertext: string }) {
+  async send(
+    p: DevicePrincipal,
+    conversationId: string,
+    input: { epoch: number; messageId: string; ciphertext: string },
+  ) {
     const c = await this.requireMember(p, conversationId);
-    if (tooLarge(input.ciphertext)) throw new AppError(413, 'message_too_large', `a message may be at most ${MAX_MESSAGE_BYTES} bytes; send files as attachments`);
+    if (tooLarge(input.ciphertext))
+      throw new AppError(
+        413,
+        'message_too_large',
+        `a message may be at most ${MAX_MESSAGE_BYTES} bytes; send files as attachments`,
+      );
     // While a removal is pending the conversation is frozen: the next sender commits the removal first.
     if (await this.repo.hasPendingRemoval(conversationId)) {
-      throw new AppError(409, 'membership_pending', 'a device must be removed from this conversation first: commit the pending removal, then resend');
+      throw new AppError(
+        409,
+        'membership_pending',
+        'a device must be removed from this conversation first: commit the pending removal, then resend',
+      );
     }
     if (input.epoch !== c.epoch) throw stale(c.epoch);
     try {
-      const r = await this.repo.acceptMessage({ conversationId, epoch: input.epoch, senderDeviceId: p.deviceId, messageId: input.messageId, ciphertext: input.ciphertext, now: new Date().toISOString() });
+      const r = await this.repo.acceptMessage({
+        conversationId,
+        epoch: input.epoch,
+        senderDeviceId: p.deviceId,
+        messageId: input.messageId,
+        ciphertext: input.ciphertext,
+        now: new Date().toISOString(),
+      });
       if (r.deviceIds.length) this.bus.publish('queue.enqueued', { deviceIds: r.deviceIds });
       return { conversationId, messageId: input.messageId, seq: r.seq, duplicate: r.duplicate };
     } catch (err) {
@@ -183,7 +233,11 @@ export class MessagingService {
     }
   }
 
-  async queue(p: DevicePrincipal, after: number, limit: number): Promise<{ items: QueueItem[]; more: boolean }> {
+  async queue(
+    p: DevicePrincipal,
+    after: number,
+    limit: number,
+  ): Promise<{ items: QueueItem[]; more: boolean }> {
     const rows = await this.repo.queue(p.deviceId, after, limit + 1);
     return { items: rows.slice(0, limit).map(presentItem), more: rows.length > limit };
   }
@@ -206,8 +260,11 @@ export class MessagingService {
   }
 
   private async announce(conversationId: string): Promise<void> {
-    const members = (await this.repo.devicesOf(conversationId)).filter((d) => d.state === 'member' && d.status === 'active').map((d) => d.device_id);
-    if (members.length) this.bus.publish('conversation.membership', { conversationId, memberDeviceIds: members });
+    const members = (await this.repo.devicesOf(conversationId))
+      .filter((d) => d.state === 'member' && d.status === 'active')
+      .map((d) => d.device_id);
+    if (members.length)
+      this.bus.publish('conversation.membership', { conversationId, memberDeviceIds: members });
   }
 
   async purge(retentionDays: number): Promise<void> {

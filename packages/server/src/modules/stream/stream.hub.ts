@@ -109,7 +109,11 @@ class Connection {
     }
     const parsed = ClientFrameSchema.safeParse(json);
     if (!parsed.success) {
-      this.send({ type: 'error', code: 'invalid_frame', message: parsed.error.issues[0]?.message ?? 'invalid frame' });
+      this.send({
+        type: 'error',
+        code: 'invalid_frame',
+        message: parsed.error.issues[0]?.message ?? 'invalid frame',
+      });
       return;
     }
     const f = parsed.data;
@@ -186,7 +190,9 @@ export class StreamHub {
         conn.send({ type: 'error', code: 'invalid_frame', message: 'send text frames' });
         return;
       }
-      const text = Buffer.isBuffer(data) ? data.toString('utf8') : Buffer.concat(data as Buffer[]).toString('utf8');
+      const text = Buffer.isBuffer(data)
+        ? data.toString('utf8')
+        : Buffer.concat(data as Buffer[]).toString('utf8');
       conn.onFrame(text).catch((err: unknown) => {
         this.log.warn({ err }, 'stream frame failed');
         conn.send({ type: 'error', code: 'internal_error', message: 'the frame could not be handled' });
@@ -216,6 +222,7 @@ export class StreamHub {
   close(): void {
     clearInterval(this.timer);
     for (const u of this.unsubscribe) u();
-    for (const set of this.byDevice.values()) for (const c of set) c.socket.close(CLOSE.shutdown, 'server_shutdown');
+    for (const set of this.byDevice.values())
+      for (const c of set) c.socket.close(CLOSE.shutdown, 'server_shutdown');
   }
 }

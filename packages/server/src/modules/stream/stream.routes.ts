@@ -11,13 +11,22 @@ const AUTH_TIMEOUT_MS = 5_000;
  * browsers, which cannot set headers on a WebSocket — in a first `auth` frame within 5 s.
  * `?after=SEQ` resumes after the last delivery the device has processed.
  */
-export function registerStream(app: FastifyInstance, hub: StreamHub, authenticate: (req: FastifyRequest) => Promise<DevicePrincipalLike>): void {
+export function registerStream(
+  app: FastifyInstance,
+  hub: StreamHub,
+  authenticate: (req: FastifyRequest) => Promise<DevicePrincipalLike>,
+): void {
   app.get('/api/v1/stream', { websocket: true }, (socket: WebSocket, request: FastifyRequest) => {
     const afterRaw = (request.query as Record<string, unknown>).after;
     const after = typeof afterRaw === 'string' && /^\d{1,15}$/.test(afterRaw) ? Number(afterRaw) : 0;
     const start = (device: DevicePrincipalLike) => hub.attach(socket, device, after);
     if (request.headers.authorization) {
-      authenticate(request).then(start, (err: { code?: string }) => socket.close(err.code === 'device_revoked' ? CLOSE.revoked : CLOSE.unauthenticated, err.code ?? 'unauthenticated'));
+      authenticate(request).then(start, (err: { code?: string }) =>
+        socket.close(
+          err.code === 'device_revoked' ? CLOSE.revoked : CLOSE.unauthenticated,
+          err.code ?? 'unauthenticated',
+        ),
+      );
       return;
     }
     const timer = setTimeout(() => socket.close(CLOSE.unauthenticated, 'auth_timeout'), AUTH_TIMEOUT_MS);
@@ -25,7 +34,7 @@ export function registerStream(app: FastifyInstance, hub: StreamHub, authenticat
       clearTimeout(timer);
       let token: string | undefined;
       try {
-        const f = ClientFrameSchema.parse(JSON.parse(String(data)));
+        const f = ClientFrameSchema.parse(JSON.parse(Buffer.isBuffer(data) ? data.toString('utf8') : ''));
         if (f.type === 'auth') token = f.token;
       } catch {
         token = undefined;
@@ -34,8 +43,16 @@ export function registerStream(app: FastifyInstance, hub: StreamHub, authenticat
         socket.close(CLOSE.unauthenticated, 'first frame must be auth');
         return;
       }
-      const fake = { ...request, headers: { ...request.headers, authorization: `Bearer ${token}` } } as FastifyRequest;
-      authenticate(fake).then(start, (err: { code?: string }) => socket.close(err.code === 'device_revoked' ? CLOSE.revoked : CLOSE.unauthenticated, err.code ?? 'unauthenticated'));
+      const fake = {
+        ...request,
+        headers: { ...request.headers, authorization: `Bearer ${token}` },
+      } as FastifyRequest;
+      authenticate(fake).then(start, (err: { code?: string }) =>
+        socket.close(
+          err.code === 'device_revoked' ? CLOSE.revoked : CLOSE.unauthenticated,
+          err.code ?? 'unauthenticated',
+        ),
+      );
     });
   });
 }

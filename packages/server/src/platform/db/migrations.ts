@@ -5,226 +5,252 @@ function migrationsFor(kind: 'sqlite' | 'postgres'): Record<string, Migration> {
   // Auto-incrementing keys are the one place the two dialects differ.
   const serial = kind === 'postgres' ? ('bigserial' as const) : ('integer' as const);
   return {
-  '0001_foundation': {
-    async up(db: Kysely<unknown>) {
-      await db.schema
-        .createTable('meta')
-        .addColumn('key', 'text', (c) => c.primaryKey())
-        .addColumn('value', 'text', (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createTable('keystore')
-        .addColumn('name', 'text', (c) => c.primaryKey())
-        .addColumn('sealed', 'text', (c) => c.notNull())
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createTable('admins')
-        .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('email', 'text', (c) => c.notNull().unique())
-        .addColumn('role', 'text', (c) => c.notNull())
-        .addColumn('password_hash', 'text', (c) => c.notNull())
-        .addColumn('totp_secret_sealed', 'text')
-        .addColumn('totp_pending_sealed', 'text')
-        .addColumn('totp_enabled', 'integer', (c) => c.notNull().defaultTo(0))
-        .addColumn('totp_last_step', 'bigint', (c) => c.notNull().defaultTo(0))
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .addColumn('updated_at', 'text', (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createTable('admin_sessions')
-        .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('token_hash', 'text', (c) => c.notNull().unique())
-        .addColumn('csrf_hash', 'text', (c) => c.notNull())
-        .addColumn('admin_id', 'text', (c) => c.notNull().references('admins.id').onDelete('cascade'))
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .addColumn('expires_at', 'text', (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createTable('login_failures')
-        .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('key', 'text', (c) => c.notNull())
-        .addColumn('at', 'text', (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createIndex('login_failures_key_at')
-        .on('login_failures')
-        .columns(['key', 'at'])
-        .execute();
-      await db.schema
-        .createTable('users')
-        .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('email', 'text', (c) => c.notNull().unique())
-        .addColumn('name', 'text', (c) => c.notNull())
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .addColumn('updated_at', 'text', (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createTable('groups')
-        .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('name', 'text', (c) => c.notNull().unique())
-        .addColumn('description', 'text', (c) => c.notNull())
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createTable('user_groups')
-        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
-        .addColumn('group_id', 'text', (c) => c.notNull().references('groups.id').onDelete('cascade'))
-        .addPrimaryKeyConstraint('user_groups_pk', ['user_id', 'group_id'])
-        .execute();
-      await db.schema.createIndex('user_groups_group').on('user_groups').column('group_id').execute();
-      await db.schema
-        .createTable('devices')
-        .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id'))
-        .addColumn('name', 'text', (c) => c.notNull())
-        .addColumn('platform', 'text', (c) => c.notNull())
-        .addColumn('client_version', 'text', (c) => c.notNull())
-        .addColumn('status', 'text', (c) => c.notNull())
-        .addColumn('certificate', 'text', (c) => c.notNull())
-        .addColumn('certificate_serial', 'text', (c) => c.notNull().unique())
-        .addColumn('certificate_not_after', 'text', (c) => c.notNull())
-        .addColumn('activated_at', 'text', (c) => c.notNull())
-        .addColumn('last_contact_at', 'text')
-        .addColumn('revoked_at', 'text')
-        .execute();
-      await db.schema.createIndex('devices_user').on('devices').column('user_id').execute();
-      await db.schema
-        .createTable('activations')
-        .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
-        .addColumn('registration_record', 'text', (c) => c.notNull())
-        .addColumn('failed_attempts', 'integer', (c) => c.notNull().defaultTo(0))
-        .addColumn('expires_at', 'text', (c) => c.notNull())
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .addColumn('created_by', 'text')
-        .addColumn('used_at', 'text')
-        .addColumn('device_id', 'text')
-        .execute();
-      await db.schema.createIndex('activations_user').on('activations').column('user_id').execute();
-      await db.schema
-        .createTable('activation_attempts')
-        .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('user_id', 'text')
-        .addColumn('candidates', 'text', (c) => c.notNull())
-        .addColumn('states_sealed', 'text', (c) => c.notNull())
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .addColumn('expires_at', 'text', (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createTable('device_commands')
-        .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('device_id', 'text', (c) => c.notNull().references('devices.id'))
-        .addColumn('type', 'text', (c) => c.notNull())
-        .addColumn('state', 'text', (c) => c.notNull())
-        .addColumn('requested_by', 'text')
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .addColumn('updated_at', 'text', (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createIndex('device_commands_device')
-        .on('device_commands')
-        .column('device_id')
-        .execute();
-      await db.schema
-        .createTable('device_challenges')
-        .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('device_id', 'text', (c) => c.notNull())
-        .addColumn('nonce', 'text', (c) => c.notNull())
-        .addColumn('expires_at', 'text', (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createTable('device_sessions')
-        .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('token_hash', 'text', (c) => c.notNull().unique())
-        .addColumn('device_id', 'text', (c) => c.notNull())
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .addColumn('expires_at', 'text', (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createTable('audit_log')
-        .addColumn('seq', 'bigint', (c) => c.primaryKey())
-        .addColumn('at', 'text', (c) => c.notNull())
-        .addColumn('actor_type', 'text', (c) => c.notNull())
-        .addColumn('actor_id', 'text')
-        .addColumn('actor_label', 'text')
-        .addColumn('action', 'text', (c) => c.notNull())
-        .addColumn('target', 'text')
-        .addColumn('outcome', 'text', (c) => c.notNull())
-        .addColumn('details', 'text', (c) => c.notNull())
-        .addColumn('ip', 'text')
-        .addColumn('prev_hash', 'text', (c) => c.notNull())
-        .addColumn('hash', 'text', (c) => c.notNull())
-        .execute();
-      await sql`select 1`.execute(db);
+    '0001_foundation': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('meta')
+          .addColumn('key', 'text', (c) => c.primaryKey())
+          .addColumn('value', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('keystore')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('sealed', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('admins')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('email', 'text', (c) => c.notNull().unique())
+          .addColumn('role', 'text', (c) => c.notNull())
+          .addColumn('password_hash', 'text', (c) => c.notNull())
+          .addColumn('totp_secret_sealed', 'text')
+          .addColumn('totp_pending_sealed', 'text')
+          .addColumn('totp_enabled', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('totp_last_step', 'bigint', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('admin_sessions')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+          .addColumn('csrf_hash', 'text', (c) => c.notNull())
+          .addColumn('admin_id', 'text', (c) => c.notNull().references('admins.id').onDelete('cascade'))
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('login_failures')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('key', 'text', (c) => c.notNull())
+          .addColumn('at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('login_failures_key_at')
+          .on('login_failures')
+          .columns(['key', 'at'])
+          .execute();
+        await db.schema
+          .createTable('users')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('email', 'text', (c) => c.notNull().unique())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('groups')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull().unique())
+          .addColumn('description', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('user_groups')
+          .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('group_id', 'text', (c) => c.notNull().references('groups.id').onDelete('cascade'))
+          .addPrimaryKeyConstraint('user_groups_pk', ['user_id', 'group_id'])
+          .execute();
+        await db.schema.createIndex('user_groups_group').on('user_groups').column('group_id').execute();
+        await db.schema
+          .createTable('devices')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('user_id', 'text', (c) => c.notNull().references('users.id'))
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('platform', 'text', (c) => c.notNull())
+          .addColumn('client_version', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('certificate', 'text', (c) => c.notNull())
+          .addColumn('certificate_serial', 'text', (c) => c.notNull().unique())
+          .addColumn('certificate_not_after', 'text', (c) => c.notNull())
+          .addColumn('activated_at', 'text', (c) => c.notNull())
+          .addColumn('last_contact_at', 'text')
+          .addColumn('revoked_at', 'text')
+          .execute();
+        await db.schema.createIndex('devices_user').on('devices').column('user_id').execute();
+        await db.schema
+          .createTable('activations')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('registration_record', 'text', (c) => c.notNull())
+          .addColumn('failed_attempts', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('created_by', 'text')
+          .addColumn('used_at', 'text')
+          .addColumn('device_id', 'text')
+          .execute();
+        await db.schema.createIndex('activations_user').on('activations').column('user_id').execute();
+        await db.schema
+          .createTable('activation_attempts')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('user_id', 'text')
+          .addColumn('candidates', 'text', (c) => c.notNull())
+          .addColumn('states_sealed', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('device_commands')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('device_id', 'text', (c) => c.notNull().references('devices.id'))
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('requested_by', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('device_commands_device')
+          .on('device_commands')
+          .column('device_id')
+          .execute();
+        await db.schema
+          .createTable('device_challenges')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('device_id', 'text', (c) => c.notNull())
+          .addColumn('nonce', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('device_sessions')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+          .addColumn('device_id', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('audit_log')
+          .addColumn('seq', 'bigint', (c) => c.primaryKey())
+          .addColumn('at', 'text', (c) => c.notNull())
+          .addColumn('actor_type', 'text', (c) => c.notNull())
+          .addColumn('actor_id', 'text')
+          .addColumn('actor_label', 'text')
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('target', 'text')
+          .addColumn('outcome', 'text', (c) => c.notNull())
+          .addColumn('details', 'text', (c) => c.notNull())
+          .addColumn('ip', 'text')
+          .addColumn('prev_hash', 'text', (c) => c.notNull())
+          .addColumn('hash', 'text', (c) => c.notNull())
+          .execute();
+        await sql`select 1`.execute(db);
+      },
     },
-  },
-  '0002_messaging': {
-    async up(db: Kysely<unknown>) {
-      await db.schema
-        .createTable('key_packages')
-        .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('device_id', 'text', (c) => c.notNull().references('devices.id'))
-        .addColumn('key_package', 'text', (c) => c.notNull())
-        .addColumn('last_resort', 'integer', (c) => c.notNull().defaultTo(0))
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .execute();
-      await db.schema.createIndex('key_packages_device').on('key_packages').columns(['device_id', 'last_resort', 'created_at']).execute();
-      await db.schema
-        .createTable('conversations')
-        .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('name', 'text')
-        .addColumn('kind', 'text', (c) => c.notNull())
-        .addColumn('epoch', 'integer', (c) => c.notNull().defaultTo(0))
-        .addColumn('created_by_device', 'text', (c) => c.notNull())
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .addColumn('updated_at', 'text', (c) => c.notNull())
-        .execute();
-      await db.schema
-        .createTable('conversation_users')
-        .addColumn('conversation_id', 'text', (c) => c.notNull().references('conversations.id').onDelete('cascade'))
-        .addColumn('user_id', 'text', (c) => c.notNull().references('users.id'))
-        .addPrimaryKeyConstraint('conversation_users_pk', ['conversation_id', 'user_id'])
-        .execute();
-      await db.schema.createIndex('conversation_users_user').on('conversation_users').column('user_id').execute();
-      await db.schema
-        .createTable('conversation_devices')
-        .addColumn('conversation_id', 'text', (c) => c.notNull().references('conversations.id').onDelete('cascade'))
-        .addColumn('device_id', 'text', (c) => c.notNull().references('devices.id'))
-        .addColumn('state', 'text', (c) => c.notNull())
-        .addColumn('updated_at', 'text', (c) => c.notNull())
-        .addPrimaryKeyConstraint('conversation_devices_pk', ['conversation_id', 'device_id'])
-        .execute();
-      await db.schema.createIndex('conversation_devices_device').on('conversation_devices').column('device_id').execute();
-      await db.schema
-        .createTable('messages')
-        .addColumn('id', 'text', (c) => c.primaryKey())
-        .addColumn('conversation_id', 'text', (c) => c.notNull().references('conversations.id').onDelete('cascade'))
-        .addColumn('kind', 'text', (c) => c.notNull())
-        .addColumn('epoch', 'integer', (c) => c.notNull())
-        .addColumn('client_message_id', 'text', (c) => c.notNull())
-        .addColumn('sender_device_id', 'text', (c) => c.notNull())
-        .addColumn('body', 'text', (c) => c.notNull())
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .addUniqueConstraint('messages_client_id', ['conversation_id', 'client_message_id'])
-        .execute();
-      await db.schema
-        .createTable('deliveries')
-        .addColumn('seq', serial, (c) => (kind === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement()))
-        .addColumn('device_id', 'text', (c) => c.notNull())
-        .addColumn('message_id', 'text', (c) => c.notNull().references('messages.id').onDelete('cascade'))
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .execute();
-      await db.schema.createIndex('deliveries_device_seq').on('deliveries').columns(['device_id', 'seq']).execute();
-      await db.schema.createIndex('deliveries_message').on('deliveries').column('message_id').execute();
+    '0002_messaging': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('key_packages')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('device_id', 'text', (c) => c.notNull().references('devices.id'))
+          .addColumn('key_package', 'text', (c) => c.notNull())
+          .addColumn('last_resort', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('key_packages_device')
+          .on('key_packages')
+          .columns(['device_id', 'last_resort', 'created_at'])
+          .execute();
+        await db.schema
+          .createTable('conversations')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text')
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('epoch', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_by_device', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('conversation_users')
+          .addColumn('conversation_id', 'text', (c) =>
+            c.notNull().references('conversations.id').onDelete('cascade'),
+          )
+          .addColumn('user_id', 'text', (c) => c.notNull().references('users.id'))
+          .addPrimaryKeyConstraint('conversation_users_pk', ['conversation_id', 'user_id'])
+          .execute();
+        await db.schema
+          .createIndex('conversation_users_user')
+          .on('conversation_users')
+          .column('user_id')
+          .execute();
+        await db.schema
+          .createTable('conversation_devices')
+          .addColumn('conversation_id', 'text', (c) =>
+            c.notNull().references('conversations.id').onDelete('cascade'),
+          )
+          .addColumn('device_id', 'text', (c) => c.notNull().references('devices.id'))
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('conversation_devices_pk', ['conversation_id', 'device_id'])
+          .execute();
+        await db.schema
+          .createIndex('conversation_devices_device')
+          .on('conversation_devices')
+          .column('device_id')
+          .execute();
+        await db.schema
+          .createTable('messages')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('conversation_id', 'text', (c) =>
+            c.notNull().references('conversations.id').onDelete('cascade'),
+          )
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('epoch', 'integer', (c) => c.notNull())
+          .addColumn('client_message_id', 'text', (c) => c.notNull())
+          .addColumn('sender_device_id', 'text', (c) => c.notNull())
+          .addColumn('body', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addUniqueConstraint('messages_client_id', ['conversation_id', 'client_message_id'])
+          .execute();
+        await db.schema
+          .createTable('deliveries')
+          .addColumn('seq', serial, (c) =>
+            kind === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+          )
+          .addColumn('device_id', 'text', (c) => c.notNull())
+          .addColumn('message_id', 'text', (c) => c.notNull().references('messages.id').onDelete('cascade'))
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('deliveries_device_seq')
+          .on('deliveries')
+          .columns(['device_id', 'seq'])
+          .execute();
+        await db.schema.createIndex('deliveries_message').on('deliveries').column('message_id').execute();
+      },
     },
-  },
     '0003_attachments': {
       async up(db: Kysely<unknown>) {
         await db.schema
           .createTable('attachments')
           .addColumn('id', 'text', (c) => c.primaryKey())
-          .addColumn('conversation_id', 'text', (c) => c.notNull().references('conversations.id').onDelete('cascade'))
+          .addColumn('conversation_id', 'text', (c) =>
+            c.notNull().references('conversations.id').onDelete('cascade'),
+          )
           .addColumn('uploader_device_id', 'text', (c) => c.notNull())
           .addColumn('size', 'bigint', (c) => c.notNull())
           .addColumn('created_at', 'text', (c) => c.notNull())

@@ -92,8 +92,22 @@ export interface Database {
     prev_hash: string;
     hash: string;
   };
-  key_packages: { id: string; device_id: string; key_package: string; last_resort: number; created_at: string };
-  conversations: { id: string; name: string | null; kind: string; epoch: number; created_by_device: string; created_at: string; updated_at: string };
+  key_packages: {
+    id: string;
+    device_id: string;
+    key_package: string;
+    last_resort: number;
+    created_at: string;
+  };
+  conversations: {
+    id: string;
+    name: string | null;
+    kind: string;
+    epoch: number;
+    created_by_device: string;
+    created_at: string;
+    updated_at: string;
+  };
   conversation_users: { conversation_id: string; user_id: string };
   conversation_devices: { conversation_id: string; device_id: string; state: string; updated_at: string };
   messages: {
@@ -107,5 +121,11 @@ export interface Database {
     created_at: string;
   };
   deliveries: { seq: Generated<number>; device_id: string; message_id: string; created_at: string };
-  attachments: { id: string; conversation_id: string; uploader_device_id: string; size: number; created_at: string };
+  attachments: {
+    id: string;
+    conversation_id: string;
+    uploader_device_id: string;
+    size: number;
+    created_at: string;
+  };
 }

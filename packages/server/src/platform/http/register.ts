@@ -42,6 +42,7 @@ export function registerRoutes(
     app.route({
       method: spec.method,
       url: spec.url,
+      ...(spec.bodyLimit ? { bodyLimit: spec.bodyLimit } : {}),
       handler: async (request: FastifyRequest, reply: FastifyReply) => {
         let principal: Principal = { kind: 'anonymous' };
         if (spec.auth === 'admin') {

@@ -59,6 +59,8 @@ export interface RouteSpec<
   params?: z.ZodType<P>;
   response?: z.ZodType<R>;
   status?: number;
+  /** Largest request body in bytes when it differs from the server-wide 1 MiB. */
+  bodyLimit?: number;
   /** Request body media type when not JSON. */
   consumes?: 'text/csv' | 'application/octet-stream';
   /** Response media type when not JSON (the handler returns a string). */
