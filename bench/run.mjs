@@ -4,10 +4,16 @@
 // loop is bounded in count and time.
 import { activationScenario } from './activation.mjs';
 import { deviceAuthScenario } from './device-auth.mjs';
+import { mlsScenario } from './mls.mjs';
 import { relayScenario } from './relay.mjs';
 import { machine } from './lib.mjs';
 
-const scenarios = { activation: activationScenario, 'device-auth': deviceAuthScenario, relay: relayScenario };
+const scenarios = {
+  activation: activationScenario,
+  'device-auth': deviceAuthScenario,
+  relay: relayScenario,
+  mls: mlsScenario,
+};
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 for (const w of wanted) {
   if (!(w in scenarios)) {

@@ -5,10 +5,15 @@ import { EmailSchema, IdSchema, IsoDateSchema } from './common.js';
 export const B64Schema = z
   .string()
   .regex(/^[A-Za-z0-9_-]*$/, 'base64url')
-  .max(1_400_000);
+  .max(6_000_000);
 
 /** Ciphertext bodies above this are refused (1 MiB decoded); attachments travel as blobs instead. */
 export const MAX_MESSAGE_BYTES = 1024 * 1024;
+/**
+ * A Welcome carries the ratchet tree (RFC 9420 §12.4.3.3) with every member's certificate chain,
+ * ~1.1 KiB per member: 4 MiB leaves room for groups of a few thousand devices.
+ */
+export const MAX_WELCOME_BYTES = 4 * 1024 * 1024;
 
 // ── KeyPackages (RFC 9420 §10) ─────────────────────────────────────────────
 

@@ -41,7 +41,13 @@ const passphrase = (ctx: CliContext) => ctx.env[DEVICE_PASSPHRASE_ENV] || null;
 export async function openMessenger(ctx: CliContext, dir: string, server?: string): Promise<Messenger> {
   const local = await readDeviceDir(dir, { passphrase: passphrase(ctx) });
   const transport = ctx.transport({ baseUrl: server ?? local.record.server, ca: local.caPem });
-  return Messenger.open({ dir, transport, passphrase: passphrase(ctx) });
+  const baseUrl = server ?? local.record.server;
+  return Messenger.open({
+    dir,
+    transport,
+    passphrase: passphrase(ctx),
+    stream: { baseUrl, ca: local.caPem },
+  });
 }
 
 async function withMessenger<T>(
@@ -118,6 +124,11 @@ export function registerMessagingCommands(device: Command, env: CommandEnv): voi
         for (;;) {
           await m.sync();
           const got = await m.drainInbox();
+          if (!got.length && Date.now() < deadline) {
+            // Wait on the WebSocket stream: new deliveries are pushed, processed and acked as they come.
+            await m.listen({ timeoutMs: deadline - Date.now(), stopWhen: () => m.inboxSize > 0 });
+            got.push(...(await m.drainInbox()));
+          }
           if (got.length || Date.now() >= deadline) {
             const out = [];
             for (const x of got) {

@@ -183,6 +183,32 @@ describe(`messaging as separate processes (${DB})`, () => {
     assert.equal(r.stderr.trim().split('\n').length, 1);
   });
 
+  it('receive --wait gets a message pushed on the stream while it waits', async () => {
+    const waiting = inst.enclaveAsync(['device', 'receive', '--dir', dir('ben1'), '--wait', '30', '--json']);
+    await new Promise((r) => setTimeout(r, 2500)); // the receiver is connected and waiting
+    const t0 = Date.now();
+    const sent = ok(
+      inst.enclave([
+        'device',
+        'send',
+        '--dir',
+        dir('ann1'),
+        '--conversation',
+        direct,
+        '--text',
+        'are you there?',
+        '--json',
+      ]),
+    ).json;
+    const r = ok(await waiting);
+    assert.deepEqual(
+      r.json.messages.map((m: { messageId: string; text: string }) => [m.messageId, m.text]),
+      [[sent.messageId, 'are you there?']],
+    );
+    assert.ok(Date.now() - t0 < 20_000, 'it did not wait for the timeout');
+    receive('ann2');
+  });
+
   it("B's device offline while A sends 100 messages gets all 100 in order, once each", async () => {
     const local = await readDeviceDir(dir('ann1'), { passphrase: null });
     const m = await Messenger.open({

@@ -96,6 +96,28 @@ export class Installation {
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr, json };
   }
 
+  /** Like {@link enclave}, but without blocking this process (for commands that wait). */
+  enclaveAsync(args: string[], env: Record<string, string> = {}): Promise<Run> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [BIN, ...args], {
+        env: { ...process.env, ENCLAVE_KEK: this.kek, ENCLAVE_CONFIG: this.configDir, ...env },
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (code) => {
+        let json: unknown;
+        try {
+          json = JSON.parse(stdout);
+        } catch {
+          json = undefined;
+        }
+        resolve({ code: code ?? -1, stdout, stderr, json });
+      });
+    });
+  }
+
   /** Starts `enclave server` and resolves with its URL once the ready line is printed. */
   async startServer(
     env: Record<string, string> = {},

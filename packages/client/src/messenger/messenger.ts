@@ -9,7 +9,9 @@ import {
   KEY_PACKAGE_TARGET,
   type PendingMembership,
   type QueueItem,
+  ServerFrameSchema,
 } from '@enclave/protocol';
+import WebSocket from 'ws';
 import { z } from 'zod';
 import { authenticateDevice } from '../device-auth.js';
 import { type LoadedDevice, readDeviceDir, type DeviceStoreOptions } from '../device-store.js';
@@ -43,6 +45,8 @@ const EnvelopeSchema = z.object({
 });
 
 export interface MessengerOptions extends DeviceStoreOptions {
+  /** Where the WebSocket stream is (`https://host:port` and the CA to pin), for {@link Messenger.listen}. */
+  stream?: { baseUrl: string; ca?: string };
   /** The device directory written by activation. */
   dir: string;
   /** Transport pinned to the device's `ca.pem`. */
@@ -62,6 +66,8 @@ export interface SyncResult {
  */
 export class Messenger {
   private constructor(
+    private readonly token: string,
+    private readonly streamAt: MessengerOptions['stream'],
     private readonly device: LoadedDevice,
     private readonly api: DeviceMessagingApi,
     private readonly engine: MlsEngine,
@@ -93,7 +99,7 @@ export class Messenger {
     const store = new MessengerStore(device.paths.dir, storageKey);
     const sealed = await store.loadMls();
     if (sealed) await engine.importState(sealed);
-    return new Messenger(device, api, engine, store, await store.load());
+    return new Messenger(token, opts.stream, device, api, engine, store, await store.load());
   }
 
   get deviceId(): string {
@@ -136,6 +142,77 @@ export class Messenger {
     return { received: this.state.inbox.length, problems: this.state.problems };
   }
 
+  /**
+   * Listens on the WebSocket stream for up to `timeoutMs` or until `stopWhen` says so: deliveries are
+   * processed in order as they are pushed and acknowledged once the state is on disk; a `membership`
+   * frame makes this device commit the pending adds/removals. Returns how many items it processed.
+   */
+  async listen(opts: { timeoutMs: number; stopWhen?: () => boolean }): Promise<number> {
+    if (!this.streamAt)
+      throw new ApiError(0, 'protocol_error', 'no stream endpoint configured for this messenger');
+    const url = `${this.streamAt.baseUrl.replace(/^https:/, 'wss:')}/api/v1/stream`;
+    const ws = new WebSocket(url, {
+      headers: { authorization: `Bearer ${this.token}` },
+      ...(this.streamAt.ca ? { ca: this.streamAt.ca } : {}),
+    });
+    let processed = 0;
+    let chain = Promise.resolve();
+    let settled = false;
+    return new Promise<number>((resolve, reject) => {
+      const finish = (err?: Error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        ws.removeAllListeners('message');
+        ws.close();
+        chain.then(() => (err ? reject(err) : resolve(processed)), reject);
+      };
+      const timer = setTimeout(() => finish(), opts.timeoutMs);
+      ws.on('message', (data) => {
+        let json: unknown;
+        try {
+          json = JSON.parse(Buffer.isBuffer(data) ? data.toString('utf8') : '{}');
+        } catch {
+          return;
+        }
+        const frame = ServerFrameSchema.safeParse(json);
+        if (!frame.success) return;
+        const f = frame.data;
+        chain = chain.then(async () => {
+          if (settled) return;
+          if (f.type === 'deliver') {
+            await this.processItem(f.item);
+            await this.persist();
+            ws.send(JSON.stringify({ type: 'ack', seqs: [f.item.seq] }));
+            processed++;
+            if (opts.stopWhen?.()) finish();
+          } else if (f.type === 'membership' && this.engine.hasGroup(f.conversationId)) {
+            await this.commitPending(f.conversationId);
+          } else if (f.type === 'keypackages_low') {
+            await this.ensureKeyPackages();
+          }
+        });
+        chain.catch((err: unknown) => finish(err instanceof Error ? err : new Error(String(err))));
+      });
+      ws.once('error', (err) => finish(new ApiError(0, 'network_error', `stream: ${err.message}`)));
+      ws.once('close', (code, reason) => {
+        if (code === 4003)
+          finish(new ApiError(401, 'device_revoked', 'this device has been revoked by the organisation'));
+        else
+          finish(
+            code === 1000 || code === 1005
+              ? undefined
+              : new ApiError(0, 'network_error', `stream closed (${code} ${reason.toString()})`),
+          );
+      });
+    });
+  }
+
+  /** Messages waiting in the inbox. */
+  get inboxSize(): number {
+    return this.state.inbox.length;
+  }
+
   /** Hands the decrypted messages to the app, exactly once. */
   async drainInbox(): Promise<InboxMessage[]> {
     const out = this.state.inbox;
@@ -157,7 +234,8 @@ export class Messenger {
         }
         case 'commit': {
           if (!this.engine.hasGroup(cid) || this.engine.epoch(cid) > item.epoch) return; // not joined yet, or already past it
-          if (this.engine.pendingCommit(cid)) this.engine.discardPendingCommit(cid); // another commit won the epoch
+          // A different commit for our pending epoch makes the engine drop ours by itself (once the
+          // winner validates); our own commit coming back is applied as ours.
           const r = await this.engine.processHandshake(cid, unb64(item.body));
           if (r.removedSelf) this.engine.forgetGroup(cid);
           return;

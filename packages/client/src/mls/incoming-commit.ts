@@ -133,7 +133,7 @@ export function membershipChange(
   removed: ReadonlySet<number>,
 ): { added: GroupMember[]; removed: GroupMember[] } {
   const old = membersOf(before);
-  // An Add fills a blank leaf — possibly one a Remove of the same commit emptied (RFC 9420 §12.3).
+  // An Add fills a blank leaf — possibly one a Remove of the same commit emptied (RFC 9420 §7.7).
   return {
     removed: old.filter((m) => removed.has(m.leafIndex)),
     added: membersOf(after).filter(

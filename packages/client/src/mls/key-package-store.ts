@@ -87,10 +87,12 @@ export class KeyPackageStore {
     if (this.byRef.get(ref)?.lastResort === false) this.byRef.delete(ref);
   }
 
+  /** Every stored KeyPackage, for the sealed state. */
   all(): StoredKeyPackage[] {
     return [...this.byRef.values()];
   }
 
+  /** Replaces the store with KeyPackages read back from the sealed state. */
   async load(entries: readonly StoredKeyPackage[]): Promise<void> {
     const next = new Map<string, StoredKeyPackage>();
     for (const k of entries) next.set(await this.refOf(k.publicPackage), k);

@@ -15,7 +15,7 @@ export interface GroupMember {
   email: string;
   /** SHA-256 of the device certificate's DER, lower-case hex. */
   certificateFingerprint: string;
-  /** Leaf index in the ratchet tree (RFC 9420 §7.8). */
+  /** Leaf index in the ratchet tree (RFC 9420 Appendix C: leaf i is node 2i). */
   leafIndex: number;
   /** True for this device's own leaf. */
   isSelf: boolean;
@@ -68,7 +68,7 @@ export interface RemoveSelector {
   emails?: readonly string[];
 }
 
-/** Routing facts readable from an MLSMessage without any key (RFC 9420 §6, §6.3.1). */
+/** Routing facts readable from an MLSMessage without any key (RFC 9420 §6.2, §6.3). */
 export interface MessageInfo {
   wireformat: 'public_message' | 'private_message' | 'welcome' | 'group_info' | 'key_package';
   /** For public and private messages. */
@@ -118,8 +118,11 @@ export interface MlsEngine {
 
   /** The groups this engine holds. */
   groups(): GroupId[];
+  /** True when this engine holds state for the group. */
   hasGroup(groupId: GroupId): boolean;
+  /** The group's current epoch (RFC 9420 §8.1). */
   epoch(groupId: GroupId): number;
+  /** The devices that can read the group's current epoch: every non-blank leaf. */
   members(groupId: GroupId): GroupMember[];
   /** Forgets a group (after being removed, or when the conversation is deleted). */
   forgetGroup(groupId: GroupId): void;

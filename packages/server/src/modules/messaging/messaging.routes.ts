@@ -9,6 +9,7 @@ import {
   KeyPackageStatusSchema,
   KeyPackageUploadSchema,
   MAX_MESSAGE_BYTES,
+  MAX_WELCOME_BYTES,
   MessageAcceptedSchema,
   MessageSubmitSchema,
   PendingMembershipSchema,
@@ -128,7 +129,7 @@ export function messagingRoutes(m: MessagingService, attachments: AttachmentServ
       auth: 'device',
       params: IdParamsSchema,
       body: CommitSubmitSchema,
-      bodyLimit: 4 * MAX_MESSAGE_BYTES, // a commit and a Welcome, base64url (4/3 each) plus JSON
+      bodyLimit: 2 * (MAX_MESSAGE_BYTES + MAX_WELCOME_BYTES), // a commit and a Welcome, base64url (4/3 each) plus JSON
       response: CommitAcceptedSchema,
       status: 201,
       handler: ({ principal, params, body }) => m.commit(principal, params.id, body),

@@ -4,6 +4,7 @@ import {
   KEY_PACKAGE_LOW,
   KEY_PACKAGE_TARGET,
   MAX_MESSAGE_BYTES,
+  MAX_WELCOME_BYTES,
   type PendingMembership,
   type QueueItem,
 } from '@enclave/protocol';
@@ -21,8 +22,8 @@ const stale = (epoch: number) =>
     `the conversation is at epoch ${epoch}: fetch and process your queue, then retry`,
   );
 
-function tooLarge(b64: string): boolean {
-  return Math.floor((b64.length * 3) / 4) > MAX_MESSAGE_BYTES;
+function tooLarge(b64: string, limit = MAX_MESSAGE_BYTES): boolean {
+  return Math.floor((b64.length * 3) / 4) > limit;
 }
 
 /**
@@ -38,7 +39,7 @@ export class MessagingService {
   ) {}
 
   async uploadKeyPackages(p: DevicePrincipal, keyPackages: string[], lastResort: string | undefined) {
-    if ([...keyPackages, lastResort ?? ''].some(tooLarge))
+    if ([...keyPackages, lastResort ?? ''].some((k) => tooLarge(k)))
       throw new AppError(413, 'message_too_large', 'a KeyPackage is too large');
     await this.repo.addKeyPackages(p.deviceId, keyPackages, lastResort, new Date().toISOString());
     return this.keyPackageStatus(p);
@@ -129,6 +130,9 @@ export class MessagingService {
       const kp = await this.repo.claimKeyPackage(r.device_id);
       if (kp) adds.push({ deviceId: r.device_id, userEmail: r.email, keyPackage: kp });
       else waiting.push(r.device_id);
+      const stock = await this.repo.keyPackageStock(r.device_id);
+      if (stock.available < KEY_PACKAGE_LOW)
+        this.bus.publish('keypackages.low', { deviceId: r.device_id, available: stock.available });
     }
     const removes = rows
       .filter((x) => x.state === 'pending_remove')
@@ -148,7 +152,7 @@ export class MessagingService {
     },
   ) {
     const c = await this.requireMember(p, conversationId);
-    if (tooLarge(input.commit) || (input.welcome && tooLarge(input.welcome)))
+    if (tooLarge(input.commit) || (input.welcome && tooLarge(input.welcome, MAX_WELCOME_BYTES)))
       throw new AppError(413, 'message_too_large', 'the commit or Welcome is too large');
     if (input.epoch !== c.epoch) throw stale(c.epoch);
     const pending = await this.repo.pendingOf(conversationId);

@@ -155,6 +155,9 @@ export class StreamHub {
       bus.subscribe('queue.enqueued', ({ deviceIds }) => {
         for (const id of deviceIds) for (const c of this.byDevice.get(id) ?? []) c.pump();
       }),
+      bus.subscribe('keypackages.low', ({ deviceId, available }) => {
+        for (const c of this.byDevice.get(deviceId) ?? []) c.send({ type: 'keypackages_low', available });
+      }),
       bus.subscribe('device.revoked', ({ deviceId }) => {
         for (const c of this.byDevice.get(deviceId) ?? []) c.socket.close(CLOSE.revoked, 'device_revoked');
       }),

@@ -9,6 +9,8 @@ export interface BusEventMap {
   'device.activated': { deviceId: string; userId: string };
   /** A device was revoked: close its streams, remove it from conversations. */
   'device.revoked': { deviceId: string };
+  /** A device's stock of KeyPackages on the server ran low: it should upload more. */
+  'keypackages.low': { deviceId: string; available: number };
   /** Devices are waiting to be added to or removed from a conversation by a member's commit. */
   'conversation.membership': { conversationId: string; memberDeviceIds: string[] };
 }
