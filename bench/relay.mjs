@@ -22,7 +22,7 @@ import {
 const sha256 = (s) => createHash('sha256').update(s).digest('hex');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-async function seed(dataDir, kek, devices) {
+export async function seed(dataDir, kek, devices) {
   const e = await openEnclave({ dataDir, env: { ENCLAVE_KEK: kek } });
   const db = e.handle.db;
   const now = new Date().toISOString();

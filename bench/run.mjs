@@ -3,6 +3,7 @@
 // scenario and writes bench/results/<scenario>.json with the machine's facts. Loopback only; every
 // loop is bounded in count and time.
 import { activationScenario } from './activation.mjs';
+import { commandsScenario } from './commands.mjs';
 import { deviceAuthScenario } from './device-auth.mjs';
 import { mlsScenario } from './mls.mjs';
 import { relayScenario } from './relay.mjs';
@@ -13,6 +14,7 @@ const scenarios = {
   'device-auth': deviceAuthScenario,
   relay: relayScenario,
   mls: mlsScenario,
+  commands: commandsScenario,
 };
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 for (const w of wanted) {

@@ -7,8 +7,10 @@ import { registerAuthCommands } from './commands/auth.js';
 import { registerDeviceCommands } from './commands/device.js';
 import { registerDevicesCommands } from './commands/devices.js';
 import { registerGroupsCommands } from './commands/groups.js';
+import { registerPoliciesCommands } from './commands/policies.js';
 import { registerServerCommands } from './commands/server.js';
 import { registerUsersCommands } from './commands/users.js';
+import { registerWebhooksCommands } from './commands/webhooks.js';
 import type { CommandEnv } from './lib/action.js';
 import { formatErrorJson, formatErrorLine, toErrorInfo } from './lib/cli-error.js';
 import { processContext, type CliContext } from './lib/context.js';
@@ -33,9 +35,11 @@ export function buildProgram(env: CommandEnv): Command {
   registerAdminsCommands(program, env);
   registerUsersCommands(program, env);
   registerGroupsCommands(program, env);
+  registerPoliciesCommands(program, env);
   registerActivationCommands(program, env);
   registerDevicesCommands(program, env);
   registerAuditCommands(program, env);
+  registerWebhooksCommands(program, env);
   registerDeviceCommands(program, env);
   return program;
 }

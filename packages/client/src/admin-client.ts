@@ -25,6 +25,14 @@ import {
   LoginSchema,
   OkSchema,
   PageQuerySchema,
+  EffectivePolicyQuerySchema,
+  EffectivePolicySchema,
+  PolicyAffectedSchema,
+  PolicyAssignSchema,
+  PolicyCreateSchema,
+  PolicyListSchema,
+  PolicySchema,
+  PolicyUpdateSchema,
   RoleSchema,
   ServerInfoSchema,
   SetupSchema,
@@ -36,6 +44,14 @@ import {
   UserPageSchema,
   UserSchema,
   UserUpdateSchema,
+  WebhookCreateSchema,
+  WebhookDeliveryPageSchema,
+  WebhookDeliveryQuerySchema,
+  WebhookDeliverySchema,
+  WebhookListSchema,
+  WebhookSchema,
+  WebhookUpdateSchema,
+  WebhookWithSecretSchema,
 } from '@enclave/protocol';
 import { requestBody, segment, withQuery } from './request-body.js';
 import { call, parseResponse, type Transport, type TransportRequest } from './transport.js';
@@ -59,6 +75,10 @@ export type LoginResult = z.infer<typeof LoginResultSchema>;
 export type AdminRecord = z.infer<typeof AdminSchema>;
 /** A user. */
 export type UserRecord = z.infer<typeof UserSchema>;
+/** A policy as the API returns it. */
+export type PolicyRecord = z.infer<typeof PolicySchema>;
+/** An effective policy with its source and explanation. */
+export type EffectivePolicyRecord = z.infer<typeof EffectivePolicySchema>;
 /** A page of users. */
 export type UserPage = z.infer<typeof UserPageSchema>;
 /** The per-row report of a CSV import. */
@@ -81,6 +101,14 @@ export type DeviceCommand = z.infer<typeof DeviceCommandSchema>;
 export type AuditPage = z.infer<typeof AuditPageSchema>;
 /** The result of walking the audit hash chain. */
 export type AuditVerification = z.infer<typeof AuditVerifySchema>;
+/** A webhook endpoint (never with its secret). */
+export type WebhookRecord = z.infer<typeof WebhookSchema>;
+/** A webhook endpoint with its signing secret, answered once by create and rotate-secret. */
+export type WebhookCreated = z.infer<typeof WebhookWithSecretSchema>;
+/** One event for one webhook endpoint, with its attempts. */
+export type WebhookDeliveryRecord = z.infer<typeof WebhookDeliverySchema>;
+/** A page of a webhook endpoint's delivery log. */
+export type WebhookDeliveryPage = z.infer<typeof WebhookDeliveryPageSchema>;
 /** A TOTP secret and its otpauth URL. */
 export type TotpEnrollment = z.infer<typeof TotpEnrollResultSchema>;
 
@@ -358,6 +386,81 @@ export class AdminClient {
     );
   }
 
+  // ── Policies ──────────────────────────────────────────────────────────────────────────────
+
+  /** `GET /api/v1/policies` (policies:read) — every policy with its assignments, the default first. */
+  async listPolicies(): Promise<z.infer<typeof PolicyListSchema>> {
+    return this.send({ method: 'GET', path: '/api/v1/policies' }, PolicyListSchema);
+  }
+
+  /** `POST /api/v1/policies` (policies:write) — settings not given take their defaults. */
+  async createPolicy(input: z.input<typeof PolicyCreateSchema>): Promise<PolicyRecord> {
+    return this.send(
+      { method: 'POST', path: '/api/v1/policies', body: requestBody(PolicyCreateSchema, input) },
+      PolicySchema,
+    );
+  }
+
+  /** `GET /api/v1/policies/:id` (policies:read). */
+  async getPolicy(id: string): Promise<PolicyRecord> {
+    return this.send({ method: 'GET', path: `/api/v1/policies/${segment(id)}` }, PolicySchema);
+  }
+
+  /** `PATCH /api/v1/policies/:id` (policies:write) — `document` is merged over the current settings; bumps the version. */
+  async updatePolicy(id: string, input: z.input<typeof PolicyUpdateSchema>): Promise<PolicyRecord> {
+    return this.send(
+      {
+        method: 'PATCH',
+        path: `/api/v1/policies/${segment(id)}`,
+        body: requestBody(PolicyUpdateSchema, input),
+      },
+      PolicySchema,
+    );
+  }
+
+  /** `DELETE /api/v1/policies/:id` (policies:write) — the default policy answers 409 `policy_is_default`. */
+  async deletePolicy(id: string): Promise<void> {
+    await this.send({ method: 'DELETE', path: `/api/v1/policies/${segment(id)}` }, OkSchema);
+  }
+
+  /** `POST /api/v1/policies/:id/assignments` (policies:write) — `{ userId }` or `{ groupId, rank }`. */
+  async assignPolicy(id: string, input: z.input<typeof PolicyAssignSchema>): Promise<PolicyRecord> {
+    return this.send(
+      {
+        method: 'POST',
+        path: `/api/v1/policies/${segment(id)}/assignments`,
+        body: requestBody(PolicyAssignSchema, input),
+      },
+      PolicySchema,
+    );
+  }
+
+  /** `DELETE /api/v1/policies/:id/assignments/users/:userId` or `…/groups/:groupId` (policies:write). */
+  async unassignPolicy(id: string, target: { userId: string } | { groupId: string }): Promise<PolicyRecord> {
+    const tail = 'userId' in target ? `users/${segment(target.userId)}` : `groups/${segment(target.groupId)}`;
+    return this.send(
+      { method: 'DELETE', path: `/api/v1/policies/${segment(id)}/assignments/${tail}` },
+      PolicySchema,
+    );
+  }
+
+  /** `GET /api/v1/policies/effective` (policies:read) — which policy applies to a user or device, and why. */
+  async effectivePolicy(query: z.input<typeof EffectivePolicyQuerySchema>): Promise<EffectivePolicyRecord> {
+    const q = requestBody(EffectivePolicyQuerySchema, query);
+    return this.send(
+      { method: 'GET', path: withQuery('/api/v1/policies/effective', q) },
+      EffectivePolicySchema,
+    );
+  }
+
+  /** `GET /api/v1/policies/:id/affected` (policies:read) — users whose effective policy is this one. */
+  async policyAffected(id: string): Promise<z.infer<typeof PolicyAffectedSchema>> {
+    return this.send(
+      { method: 'GET', path: `/api/v1/policies/${segment(id)}/affected` },
+      PolicyAffectedSchema,
+    );
+  }
+
   // ── Audit ─────────────────────────────────────────────────────────────────────────────────
 
   /** `GET /api/v1/audit` (audit:read). */
@@ -369,5 +472,67 @@ export class AdminClient {
   /** `GET /api/v1/audit/verify` (audit:read) — walks the hash chain end to end. */
   async verifyAudit(): Promise<AuditVerification> {
     return this.send({ method: 'GET', path: '/api/v1/audit/verify' }, AuditVerifySchema);
+  }
+
+  // ── Webhooks ──────────────────────────────────────────────────────────────────────────────
+
+  /** `GET /api/v1/webhooks` (webhooks:read). */
+  async listWebhooks(): Promise<z.infer<typeof WebhookListSchema>> {
+    return this.send({ method: 'GET', path: '/api/v1/webhooks' }, WebhookListSchema);
+  }
+
+  /** `POST /api/v1/webhooks` (webhooks:manage) — answers the signing secret, which is never shown again. */
+  async createWebhook(input: z.input<typeof WebhookCreateSchema>): Promise<WebhookCreated> {
+    return this.send(
+      { method: 'POST', path: '/api/v1/webhooks', body: requestBody(WebhookCreateSchema, input) },
+      WebhookWithSecretSchema,
+    );
+  }
+
+  /** `GET /api/v1/webhooks/:id` (webhooks:read). */
+  async getWebhook(id: string): Promise<WebhookRecord> {
+    return this.send({ method: 'GET', path: `/api/v1/webhooks/${segment(id)}` }, WebhookSchema);
+  }
+
+  /** `PATCH /api/v1/webhooks/:id` (webhooks:manage). */
+  async updateWebhook(id: string, input: z.input<typeof WebhookUpdateSchema>): Promise<WebhookRecord> {
+    return this.send(
+      {
+        method: 'PATCH',
+        path: `/api/v1/webhooks/${segment(id)}`,
+        body: requestBody(WebhookUpdateSchema, input),
+      },
+      WebhookSchema,
+    );
+  }
+
+  /** `DELETE /api/v1/webhooks/:id` (webhooks:manage) — its delivery log goes with it. */
+  async deleteWebhook(id: string): Promise<void> {
+    await this.send({ method: 'DELETE', path: `/api/v1/webhooks/${segment(id)}` }, OkSchema);
+  }
+
+  /** `POST /api/v1/webhooks/:id/rotate-secret` (webhooks:manage) — answers the new secret, once. */
+  async rotateWebhookSecret(id: string): Promise<WebhookCreated> {
+    return this.send(
+      { method: 'POST', path: `/api/v1/webhooks/${segment(id)}/rotate-secret` },
+      WebhookWithSecretSchema,
+    );
+  }
+
+  /** `POST /api/v1/webhooks/:id/test` (webhooks:manage) — queues a `webhook.test` event. */
+  async testWebhook(id: string): Promise<WebhookDeliveryRecord> {
+    return this.send({ method: 'POST', path: `/api/v1/webhooks/${segment(id)}/test` }, WebhookDeliverySchema);
+  }
+
+  /** `GET /api/v1/webhooks/:id/deliveries` (webhooks:read) — newest first, each with its attempts. */
+  async listWebhookDeliveries(
+    id: string,
+    query: z.input<typeof WebhookDeliveryQuerySchema> = {},
+  ): Promise<WebhookDeliveryPage> {
+    const q = requestBody(WebhookDeliveryQuerySchema, query);
+    return this.send(
+      { method: 'GET', path: withQuery(`/api/v1/webhooks/${segment(id)}/deliveries`, q) },
+      WebhookDeliveryPageSchema,
+    );
   }
 }

@@ -7,3 +7,4 @@ export * from './activation.js';
 export * from './device-auth.js';
 export * from './mls/index.js';
 export * from './messenger/index.js';
+export * from './commands/index.js';

@@ -141,6 +141,41 @@ export async function issueServerCertificate(
   return { certificate, privateKeyPkcs8: await exportPkcs8(keys.privateKey) };
 }
 
+/**
+ * Issues the server's command-signing certificate: an Ed25519 key certified by the issuing CA, marked
+ * by the SAN URI `urn:enclave:command-signer`, so a device can tell a command signer from any other
+ * certificate the same CA issued.
+ */
+export async function issueCommandSignerCertificate(
+  issuing: Issuer,
+  organization: string,
+  now = new Date(),
+): Promise<{ certificate: x509.X509Certificate; privateKeyPkcs8: Buffer }> {
+  const keys = await generateEd25519();
+  const certificate = await x509.X509CertificateGenerator.create({
+    serialNumber: randomSerial(),
+    subject: nameOf({ CN: `${organization} Enclave Command Signer`, O: organization }),
+    issuer: issuing.certificate.subject,
+    ...validity(2 * 365, now),
+    publicKey: keys.publicKey,
+    signingKey: issuing.privateKey,
+    signingAlgorithm: ED25519,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.SubjectAlternativeNameExtension([{ type: 'url', value: 'urn:enclave:command-signer' }]),
+      await x509.AuthorityKeyIdentifierExtension.create(issuing.certificate.publicKey),
+    ],
+  });
+  return { certificate, privateKeyPkcs8: await exportPkcs8(keys.privateKey) };
+}
+
+/** True when `cert` carries the SAN URI `uri`. */
+export function hasSanUri(cert: x509.X509Certificate, uri: string): boolean {
+  const san = cert.getExtension<x509.SubjectAlternativeNameExtension>('2.5.29.17');
+  return (san?.names.items ?? []).some((n) => n.type === 'url' && n.value === uri);
+}
+
 /** Thrown when a CSR is malformed, not Ed25519, or its signature (proof of possession) fails. */
 export class CsrError extends Error {
   override name = 'CsrError';

@@ -1,5 +1,7 @@
+import { CommandRecordSchema, CommandTypeSchema, SignedCommandSchema } from './commands.js';
 import { z } from 'zod';
 import { IdSchema, IsoDateSchema, PageQuerySchema, pageOf } from './common.js';
+import { DevicePolicySchema } from './policies.js';
 
 export const DeviceStatusSchema = z.enum(['active', 'revoked']);
 export const DeviceSchema = z
@@ -21,13 +23,8 @@ export const DeviceSchema = z
   .meta({ id: 'Device' });
 export type Device = z.infer<typeof DeviceSchema>;
 
-export const DeviceCommandTypeSchema = z.enum(['lock', 'unlock', 'wipe-work', 'wipe', 'revoke']);
-export const DeviceCommandSchema = z.object({
-  commandId: IdSchema,
-  type: DeviceCommandTypeSchema,
-  state: z.enum(['queued', 'delivered', 'acknowledged', 'done', 'failed', 'expired']),
-  createdAt: IsoDateSchema,
-});
+export const DeviceCommandTypeSchema = CommandTypeSchema;
+export const DeviceCommandSchema = CommandRecordSchema;
 export const DeviceDetailSchema = DeviceSchema.extend({
   certificate: z.string(),
   commands: z.array(DeviceCommandSchema),
@@ -38,7 +35,12 @@ export const DeviceListQuerySchema = PageQuerySchema.extend({
 }).strict();
 export const DevicePageSchema = pageOf(DeviceSchema);
 export const DeviceCommandCreateSchema = z
-  .object({ type: DeviceCommandTypeSchema, reason: z.string().max(500).optional() })
+  .object({
+    type: DeviceCommandTypeSchema,
+    /** Shown on the locked screen (lock only). */
+    message: z.string().trim().max(500).optional(),
+    reason: z.string().max(500).optional(),
+  })
   .strict();
 
 /** Device authentication, step 1: ask for a nonce to sign. */
@@ -70,8 +72,10 @@ export const DeviceSelfSchema = z.object({
   userEmail: z.string(),
   status: DeviceStatusSchema,
   compliance: z.string(),
-  policy: z.null(),
-  commands: z.array(DeviceCommandSchema),
+  /** The device's effective policy, with where it came from. */
+  policy: DevicePolicySchema,
+  /** Commands waiting for this device, signed by the server's command key. */
+  commands: z.array(SignedCommandSchema),
 });
 
 /**

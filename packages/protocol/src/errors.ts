@@ -52,6 +52,8 @@ export const ERROR_CODES = [
   'challenge_invalid',
   'signature_invalid',
   'certificate_invalid',
+  'policy_name_taken',
+  'policy_is_default',
   'rate_limited',
   'service_unavailable',
   'internal_error',

@@ -8,3 +8,6 @@ export * from './devices.js';
 export * from './audit.js';
 export * from './pki.js';
 export * from './messaging.js';
+export * from './commands.js';
+export * from './policies.js';
+export * from './webhooks.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SignedCommandSchema } from './commands.js';
 import { EmailSchema, IdSchema, IsoDateSchema } from './common.js';
 
 /** An MLS message (RFC 9420 §6: MLSMessage, TLS-encoded) or an opaque device envelope, base64url. */
@@ -173,6 +174,9 @@ export const ServerFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ready'), deviceId: IdSchema, heartbeatMs: z.number().int() }),
   z.object({ type: z.literal('deliver'), item: QueueItemSchema }),
   z.object({ type: z.literal('membership'), conversationId: IdSchema }),
+  z.object({ type: z.literal('command'), command: SignedCommandSchema }),
+  /** The device's effective policy changed: fetch it (`GET /api/v1/device/me`). */
+  z.object({ type: z.literal('policy_changed') }),
   z.object({ type: z.literal('keypackages_low'), available: z.number().int() }),
   z.object({ type: z.literal('ping'), t: z.number() }),
   z.object({ type: z.literal('pong'), t: z.number() }),

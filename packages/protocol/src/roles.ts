@@ -21,9 +21,15 @@ export const PERMISSIONS = [
   'groups:write',
   'activations:create',
   'devices:read',
+  'devices:lock',
+  'devices:wipe',
   'devices:revoke',
   'audit:read',
   'settings:read',
+  'webhooks:read',
+  'webhooks:manage',
+  'policies:read',
+  'policies:write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -41,10 +47,22 @@ export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
     'groups:read',
     'activations:create',
     'devices:read',
+    'devices:lock',
+    'devices:wipe',
     'devices:revoke',
   ],
-  'junior-helpdesk': ['users:read', 'groups:read', 'activations:create', 'devices:read'],
-  auditor: ['admins:read', 'users:read', 'groups:read', 'devices:read', 'audit:read', 'settings:read'],
+  // Locks a lost phone; cannot wipe or revoke.
+  'junior-helpdesk': ['users:read', 'groups:read', 'activations:create', 'devices:read', 'devices:lock'],
+  auditor: [
+    'admins:read',
+    'users:read',
+    'groups:read',
+    'devices:read',
+    'audit:read',
+    'settings:read',
+    'webhooks:read',
+    'policies:read',
+  ],
 };
 
 /** True when `role` holds `permission`. */

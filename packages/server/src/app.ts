@@ -14,7 +14,13 @@ import {
   adminRoutes,
 } from './modules/admins/index.js';
 import { AuditRepository, AuditService, auditRoutes } from './modules/audit/index.js';
-import { DeviceAuthService, DeviceRepository, DeviceService, deviceRoutes } from './modules/devices/index.js';
+import {
+  CommandService,
+  DeviceAuthService,
+  DeviceRepository,
+  DeviceService,
+  deviceRoutes,
+} from './modules/devices/index.js';
 import {
   AttachmentService,
   MessagingRepository,
@@ -23,7 +29,16 @@ import {
 } from './modules/messaging/index.js';
 import { PkiService, pkiRoutes } from './modules/pki/index.js';
 import { registerStream, StreamHub } from './modules/stream/index.js';
+import { PolicyRepository, PolicyService, policyRoutes } from './modules/policies/index.js';
 import { GroupService, UserRepository, UserService, userRoutes } from './modules/users/index.js';
+import {
+  subscribeWebhooks,
+  WebhookDispatcher,
+  type WebhookDispatchOptions,
+  WebhookRepository,
+  WebhookService,
+  webhookRoutes,
+} from './modules/webhooks/index.js';
 import { type Bus, InProcessBus } from './platform/bus/bus.js';
 import { AppError } from './platform/http/app-error.js';
 import { buildOpenApi } from './platform/http/openapi.js';
@@ -43,6 +58,8 @@ export interface AppOptions {
   attachmentLimitBytes?: number;
   /** The event bus; a single node uses the in-process one. */
   bus?: Bus;
+  /** Webhook delivery timing (retry schedule, timeout, poll interval); tests shorten it. */
+  webhooks?: WebhookDispatchOptions;
 }
 
 export interface Services {
@@ -52,13 +69,17 @@ export interface Services {
   setup: SetupService;
   users: UserService;
   groups: GroupService;
+  policies: PolicyService;
   pki: PkiService;
   devices: DeviceService;
   deviceAuth: DeviceAuthService;
+  commands: CommandService;
   activation: ActivationService;
   messaging: MessagingService;
   attachments: AttachmentService;
   bus: Bus;
+  webhooks: WebhookService;
+  webhookDispatcher: WebhookDispatcher;
 }
 
 /** Wires repositories → services → routes. Each service names its own dependencies. */
@@ -71,12 +92,19 @@ export function buildServices(enclave: Enclave, opts: AppOptions): Services {
   const admins = new AdminService(adminRepo, audit);
   const setup = new SetupService(enclave.meta, adminRepo, admins);
   const userRepo = new UserRepository(db);
-  const users = new UserService(userRepo, audit);
+  const users = new UserService(userRepo, audit, bus);
   const groups = new GroupService(userRepo, audit);
+  const policies = new PolicyService(new PolicyRepository(db), userRepo, audit, bus);
   const pki = new PkiService(db, enclave.pki);
   const deviceRepo = new DeviceRepository(db);
-  const devices = new DeviceService(deviceRepo, pki, audit, bus);
-  const deviceAuth = new DeviceAuthService(deviceRepo, pki, audit);
+  const commands = new CommandService(db, pki, audit, bus);
+  const devices = new DeviceService(deviceRepo, pki, audit, bus, commands);
+  const deviceAuth = new DeviceAuthService(deviceRepo, pki, audit, commands, policies);
+  bus.subscribe('command.state_changed', (e) =>
+    e.state === 'done' && (e.type === 'wipe-work' || e.type === 'wipe')
+      ? devices.deactivateAfterWipe(e.deviceId)
+      : undefined,
+  );
   const activation = new ActivationService(
     new ActivationRepository(db),
     users,
@@ -95,6 +123,10 @@ export function buildServices(enclave: Enclave, opts: AppOptions): Services {
   bus.subscribe('device.activated', ({ deviceId, userId }) => messaging.onDeviceActivated(deviceId, userId));
   bus.subscribe('device.revoked', ({ deviceId }) => messaging.onDeviceRevoked(deviceId));
   const attachments = new AttachmentService(db, enclave.dataDir, opts.attachmentLimitBytes);
+  const webhookRepo = new WebhookRepository(db);
+  const webhookDispatcher = new WebhookDispatcher(webhookRepo, enclave.secrets, opts.webhooks);
+  const webhooks = new WebhookService(webhookRepo, audit, enclave.secrets, () => webhookDispatcher.kick());
+  subscribeWebhooks(bus, webhooks);
   return {
     audit,
     auth,
@@ -102,13 +134,17 @@ export function buildServices(enclave: Enclave, opts: AppOptions): Services {
     setup,
     users,
     groups,
+    policies,
     pki,
     devices,
     deviceAuth,
+    commands,
     activation,
     messaging,
     attachments,
     bus,
+    webhooks,
+    webhookDispatcher,
   };
 }
 
@@ -146,10 +182,12 @@ export function routeTable(s: Services, enclave: Enclave): RouteSpec[] {
     ...pkiRoutes(s.pki, { version: VERSION, setupRequired: () => s.setup.isRequired() }),
     ...adminRoutes(s.auth, s.admins, s.setup),
     ...userRoutes(s.users, s.groups),
+    ...policyRoutes(s.policies),
     ...activationRoutes(s.activation),
-    ...deviceRoutes(s.devices, s.deviceAuth),
+    ...deviceRoutes(s.devices, s.deviceAuth, s.commands),
     ...messagingRoutes(s.messaging, s.attachments),
     ...auditRoutes(s.audit),
+    ...webhookRoutes(s.webhooks),
   ];
 }
 
@@ -205,8 +243,13 @@ export async function buildApp(
     admin: (r) => services.auth.authenticate(r),
     device: (r) => services.deviceAuth.authenticate(r),
   });
-  const hub = new StreamHub(services.messaging, services.bus, app.log);
+  const hub = new StreamHub(services.messaging, services.commands, services.bus, app.log);
   registerStream(app, hub, (r) => services.deviceAuth.authenticate(r));
+  // Webhook deliveries are sent by this node while it runs; the round in flight ends before the database closes.
+  services.webhookDispatcher.start(app.log);
+  app.addHook('onClose', async () => {
+    await services.webhookDispatcher.stop();
+  });
   app.addHook('onClose', (_instance, done) => {
     hub.close();
     done();

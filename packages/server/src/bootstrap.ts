@@ -7,6 +7,7 @@ import {
   createEnterpriseCa,
   exportPkcs8,
   importPkcs8,
+  issueCommandSignerCertificate,
   issueServerCertificate,
   parseCertificate,
   pkcs8Pem,
@@ -168,13 +169,23 @@ async function loadMaterial(handle: DbHandle, meta: MetaRepository, keystore: Ke
     ]);
     tlsCert = await need('tls_cert');
   }
+  // The command signer came with remote commands: installations from before get one on their next start.
+  if (!(await keystore.has('command-signer'))) {
+    const signer = await issueCommandSignerCertificate(issuing, organization);
+    await keystore.put('command-signer', signer.privateKeyPkcs8);
+    await meta.set('command_signer_cert', signer.certificate.toString('pem'));
+  }
+  const commandSigner = {
+    certificate: parseCertificate(await need('command_signer_cert')),
+    privateKey: await importPkcs8(await keystore.get('command-signer'), 'ed25519'),
+  };
   const chainPem = [issuingCert.toString('pem'), root.toString('pem')].join('\n');
   return {
     handle,
     meta,
     keystore,
     secrets: new SecretBox(await keystore.get('data-key')),
-    pki: { organization, root, issuing, caFingerprint: certificateFingerprint(root) },
+    pki: { organization, root, issuing, commandSigner, caFingerprint: certificateFingerprint(root) },
     serverSetup: (await keystore.get('opaque-server-setup')).toString('utf8'),
     tls: { certPem: tlsCert, keyPem: pkcs8Pem(await keystore.get('tls')), chainPem },
     close: () => handle.close(),

@@ -221,29 +221,36 @@ export function registerDeviceCommands(program: Command, env: CommandEnv): void 
           'device_revoked',
           `device ${self.deviceId} has been revoked by the enterprise — activate again with a new activation password`,
         );
-      // Messaging upkeep: KeyPackage stock, queued Welcomes/commits, pending membership commits.
-      // Decrypted messages stay sealed in the device's inbox until `enclave device receive`.
+      // Commands first (verified against the enterprise command key), then messaging upkeep:
+      // KeyPackage stock, queued Welcomes/commits, pending membership commits. Decrypted messages
+      // stay sealed in the device's inbox until `enclave device receive`.
       const syncWarnings: string[] = [];
+      let commands: { commandId: string; type: string; state: 'done' | 'failed' }[] = [];
       try {
         const m = await openMessenger(ctx, o.dir, o.server ?? local.record.server);
-        await m.ensureKeyPackages();
-        await m.sync();
+        commands = await m.runCommands(self.commands);
+        if (!m.isWiped) {
+          await m.ensureKeyPackages();
+          await m.sync();
+        }
         await m.close();
       } catch (err) {
-        syncWarnings.push(`messaging upkeep failed: ${(err as Error).message}`);
+        syncWarnings.push(`device upkeep failed: ${(err as Error).message}`);
       }
+      for (const c of commands.filter((x) => x.state === 'failed'))
+        syncWarnings.push(`command ${c.commandId} (${c.type}) was refused or failed`);
       const data = {
         deviceId: self.deviceId,
         userEmail: self.userEmail,
         status: self.status,
         compliance: self.compliance,
         policy: self.policy,
-        commands: self.commands,
+        commands,
       };
-      const pending = self.commands.length
+      const pending = commands.length
         ? table(
-            ['COMMAND', 'TYPE', 'STATE', 'CREATED'],
-            self.commands.map((c) => [c.commandId, c.type, c.state, c.createdAt]),
+            ['COMMAND', 'TYPE', 'STATE'],
+            commands.map((c) => [c.commandId, c.type, c.state]),
           )
         : '(no pending commands)';
       return {

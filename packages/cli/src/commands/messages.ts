@@ -33,6 +33,7 @@ const ReceiveFlags = z.object({
   saveDir: z.string().min(1).optional(),
 });
 const ListFlags = z.object({ ...Base });
+const ListenFlags = z.object({ ...Base, seconds: z.coerce.number().min(1).max(86_400).optional() });
 const MembersFlags = z.object({ ...Base, conversation: z.string().uuid() });
 
 const passphrase = (ctx: CliContext) => ctx.env[DEVICE_PASSPHRASE_ENV] || null;
@@ -159,6 +160,41 @@ export function registerMessagingCommands(device: Command, env: CommandEnv): voi
         text: messages.length
           ? messages.map((x) => `[${x.sentAt}] ${x.from}: ${x.text}`).join('\n')
           : '(no new messages)',
+      };
+    }),
+  );
+
+  common(
+    device
+      .command('listen')
+      .description('stay connected: run signed commands and take in messages as they are pushed')
+      .option('--seconds <n>', 'how long to stay connected (default 60)'),
+  ).action(
+    action(env, ListenFlags, async (o) => {
+      const r = await withMessenger(ctx, o.dir, o.server, async (m) => {
+        const commands = await m.runCommands(await m.pendingCommands());
+        if (!m.isWiped) {
+          await m.ensureKeyPackages();
+          await m.sync();
+          await m.listen({ timeoutMs: (o.seconds ?? 60) * 1000, stopWhen: () => m.isWiped });
+        }
+        return {
+          commands: [...commands, ...m.commandResults],
+          policyUpdates: m.policyUpdates,
+          waitingMessages: m.inboxSize,
+          wiped: m.isWiped,
+        };
+      });
+      return {
+        data: r,
+        text: `${
+          r.commands.length
+            ? table(
+                ['COMMAND', 'TYPE', 'STATE'],
+                r.commands.map((c) => [c.commandId, c.type, c.state]),
+              )
+            : '(no commands)'
+        }\n${r.waitingMessages} message(s) waiting — \`enclave device receive\` shows them${r.wiped ? '\nthis device was wiped' : ''}`,
       };
     }),
   );

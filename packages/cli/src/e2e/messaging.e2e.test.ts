@@ -314,6 +314,49 @@ describe(`messaging as separate processes (${DB})`, () => {
     fs.rmSync(path.dirname(got.attachments[0]?.path ?? ''), { recursive: true }); // the marker check below covers the device dir
   });
 
+  it('a lock sent from the CLI reaches a connected device in under 2 s and ends done', async () => {
+    const ann1 = JSON.parse(fs.readFileSync(path.join(dir('ann1'), 'device.json'), 'utf8'))
+      .deviceId as string;
+    const listening = inst.enclaveAsync([
+      'device',
+      'listen',
+      '--dir',
+      dir('ann1'),
+      '--seconds',
+      '8',
+      '--json',
+    ]);
+    await new Promise((r) => setTimeout(r, 3000)); // connected
+    const t0 = Date.now();
+    const cmd = ok(inst.enclave(['devices', 'command', ann1, 'lock', '--json'])).json;
+    let state = '';
+    while (Date.now() - t0 < 10_000) {
+      const show = ok(inst.enclave(['devices', 'show', ann1, '--json'])).json;
+      state = show.commands.find((c: { commandId: string }) => c.commandId === cmd.commandId)?.state;
+      if (state === 'done') break;
+    }
+    assert.equal(state, 'done');
+    const show = ok(inst.enclave(['devices', 'show', ann1, '--json'])).json;
+    const c = show.commands.find((x: { commandId: string }) => x.commandId === cmd.commandId);
+    const latency = Date.parse(c.completedAt) - Date.parse(c.createdAt);
+    assert.ok(latency < 2000, `command to done took ${latency} ms`);
+    // A policy change reaches the connected device over the stream too.
+    ok(inst.enclave(['policies', 'update', 'Default', '--set', 'minPasscodeLength=8', '--json']));
+    for (let i = 0; i < 40 && !fs.existsSync(path.join(dir('ann1'), 'policy.json')); i++)
+      await new Promise((r) => setTimeout(r, 100));
+    assert.equal(
+      JSON.parse(fs.readFileSync(path.join(dir('ann1'), 'policy.json'), 'utf8')).document.minPasscodeLength,
+      8,
+    );
+    const r = ok(await listening);
+    assert.deepEqual(
+      r.json.commands.map((x: { type: string; state: string }) => [x.type, x.state]),
+      [['lock', 'done']],
+    );
+    assert.ok(r.json.policyUpdates >= 1);
+    assert.ok(fs.existsSync(path.join(dir('ann1'), 'lock.json')));
+  });
+
   it('the marker appears nowhere in the database, the data directory or the server log', async () => {
     assert.ok(!(await inst.databaseText()).includes(MARKER), 'database');
     for (const f of filesUnder(inst.dataDir)) assert.ok(!fs.readFileSync(f).includes(MARKER), f);

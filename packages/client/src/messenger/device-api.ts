@@ -1,5 +1,7 @@
 import {
+  CommandAckResultSchema,
   CommitAcceptedSchema,
+  DeviceSelfSchema,
   ConversationCreatedSchema,
   ConversationListSchema,
   ConversationMembersSchema,
@@ -133,6 +135,25 @@ export class DeviceMessagingApi {
       sink,
     });
     if (res.status >= 400) parseResponse(res);
+  }
+  ackCommand(commandId: string, state: 'acknowledged' | 'done' | 'failed', reason?: string) {
+    return call(
+      this.transport,
+      {
+        method: 'POST',
+        path: `/api/v1/device/commands/${commandId}/ack`,
+        headers: this.headers,
+        body: { state, ...(reason ? { reason } : {}) },
+      },
+      CommandAckResultSchema,
+    );
+  }
+  me() {
+    return call(
+      this.transport,
+      { method: 'GET', path: '/api/v1/device/me', headers: this.headers },
+      DeviceSelfSchema,
+    );
   }
   async crl(): Promise<string> {
     const res = await this.transport({ method: 'GET', path: '/api/v1/pki/crl' });

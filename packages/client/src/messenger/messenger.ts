@@ -10,9 +10,11 @@ import {
   type PendingMembership,
   type QueueItem,
   ServerFrameSchema,
+  type SignedCommand,
 } from '@enclave/protocol';
 import WebSocket from 'ws';
 import { z } from 'zod';
+import { CommandRunner, nodeCommandHandlers } from '../commands/index.js';
 import { authenticateDevice } from '../device-auth.js';
 import { type LoadedDevice, readDeviceDir, type DeviceStoreOptions } from '../device-store.js';
 import { createMlsEngine, type MlsEngine, MlsEngineError } from '../mls/index.js';
@@ -190,6 +192,11 @@ export class Messenger {
             await this.commitPending(f.conversationId);
           } else if (f.type === 'keypackages_low') {
             await this.ensureKeyPackages();
+          } else if (f.type === 'policy_changed') {
+            await this.refreshPolicy();
+          } else if (f.type === 'command') {
+            this.commandResults.push(...(await this.runCommands([f.command])));
+            if (this.wiped || opts.stopWhen?.()) finish();
           }
         });
         chain.catch((err: unknown) => finish(err instanceof Error ? err : new Error(String(err))));
@@ -207,6 +214,9 @@ export class Messenger {
       });
     });
   }
+
+  /** Commands run while listening, in order. */
+  readonly commandResults: { commandId: string; type: string; state: 'done' | 'failed' }[] = [];
 
   /** Messages waiting in the inbox. */
   get inboxSize(): number {
@@ -407,7 +417,58 @@ export class Messenger {
     return this.api.members(conversationId);
   }
 
+  private wiped = false;
+
+  /** True once a wipe command ran: nothing more is written to this device directory. */
+  get isWiped(): boolean {
+    return this.wiped;
+  }
+
+  /** Verifies and executes server commands (signed by the enterprise command key), reporting each. */
+  async runCommands(
+    commands: readonly SignedCommand[],
+  ): Promise<{ commandId: string; type: string; state: 'done' | 'failed' }[]> {
+    const runner = new CommandRunner({
+      deviceId: this.deviceId,
+      issuingCaPem: this.device.chainPem[0] ?? '',
+      nonceFile: path.join(this.device.paths.dir, 'commands.json'),
+      handlers: nodeCommandHandlers(this.device.paths.dir),
+      report: async (id, state, reason) => {
+        await this.api.ackCommand(id, state, reason);
+      },
+    });
+    const out = [];
+    for (const c of commands) {
+      if (this.wiped) break;
+      const state = await runner.run(c);
+      if (state === 'done' && (c.type === 'wipe-work' || c.type === 'wipe')) this.wiped = true;
+      out.push({ commandId: c.commandId, type: c.type, state });
+    }
+    return out;
+  }
+
+  /** Fetches the effective policy and keeps it in the device directory (`policy.json`) for the app to enforce. */
+  async refreshPolicy(): Promise<void> {
+    const me = await this.api.me();
+    if (!this.wiped)
+      await fs.promises.writeFile(
+        path.join(this.device.paths.dir, 'policy.json'),
+        JSON.stringify(me.policy, null, 2),
+        { mode: 0o600 },
+      );
+    this.policyUpdates++;
+  }
+
+  /** How many policy updates arrived while listening. */
+  policyUpdates = 0;
+
+  /** Pending commands from the server's check-in answer. */
+  async pendingCommands(): Promise<SignedCommand[]> {
+    return (await this.api.me()).commands;
+  }
+
   private async persist(): Promise<void> {
+    if (this.wiped) return; // a wiped device keeps nothing
     await this.store.save(this.state, await this.engine.exportState());
   }
 

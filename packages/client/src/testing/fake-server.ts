@@ -6,6 +6,7 @@ import {
   ActivationRequestSchema,
   deviceAuthSigningInput,
   normalizeActivationPassword,
+  POLICY_DEFAULTS,
 } from '@enclave/protocol';
 import {
   activationChannel,
@@ -174,7 +175,13 @@ export async function createFakeServer(opts: FakeServerOptions): Promise<FakeSer
           userEmail: opts.email,
           status: devices.get(deviceId)?.revoked ? 'revoked' : 'active',
           compliance: 'unknown',
-          policy: null,
+          policy: {
+            id: '00000000-0000-4000-8000-00000000d0d0',
+            name: 'Default',
+            version: 1,
+            document: POLICY_DEFAULTS,
+            source: { kind: 'default' },
+          },
           commands: [],
         });
       }

@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import type { Role } from '@enclave/protocol';
 import type { Transport } from '@enclave/client';
-import { buildApp, type Services } from '../app.js';
+import { type AppOptions, buildApp, type Services } from '../app.js';
 import { type Enclave, openEnclave } from '../bootstrap.js';
 import type { RouteSpec } from '../platform/http/route.js';
 
@@ -79,7 +79,7 @@ const PASSWORD = 'correct horse battery staple';
 
 /** Opens a complete in-process server on a fresh database. */
 export async function testEnclave(
-  opts: { deviceLimit?: number; attachmentLimitBytes?: number } = {},
+  opts: { deviceLimit?: number; attachmentLimitBytes?: number; webhooks?: AppOptions['webhooks'] } = {},
 ): Promise<TestEnclave> {
   const db = await freshDatabase();
   const enclave = await openEnclave({
@@ -92,6 +92,7 @@ export async function testEnclave(
     publicUrl: 'https://127.0.0.1:8443',
     deviceLimit: opts.deviceLimit ?? 5,
     ...(opts.attachmentLimitBytes ? { attachmentLimitBytes: opts.attachmentLimitBytes } : {}),
+    ...(opts.webhooks ? { webhooks: opts.webhooks } : {}),
   });
   await app.ready();
   const inject: TestEnclave['inject'] = async (method, url, o = {}) => {

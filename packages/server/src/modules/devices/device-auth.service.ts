@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import { deviceAuthSigningInput } from '@enclave/protocol';
+import { type DevicePolicy, deviceAuthSigningInput } from '@enclave/protocol';
 import { parseCertificate, verifyWithCertificate } from '@enclave/crypto';
 import { AppError, unauthenticated } from '../../platform/http/app-error.js';
 import type { DevicePrincipal } from '../../platform/http/route.js';
@@ -8,10 +8,15 @@ import { bearer, newToken, tokenHash } from '../admins/index.js';
 import type { AuditService } from '../audit/index.js';
 import type { PkiService } from '../pki/index.js';
 import type { DeviceRepository } from './device.repository.js';
-import { presentCommand } from './present.js';
+import type { CommandService } from './command.service.js';
 
 const CHALLENGE_TTL_MS = 60_000;
 const TOKEN_TTL_MS = 15 * 60_000;
+
+/** Where a device's effective policy comes from (the policies module, wired in app.ts). */
+export interface DevicePolicySource {
+  forDevice(userId: string, userEmail: string): Promise<DevicePolicy>;
+}
 
 const revoked = () => new AppError(401, 'device_revoked', 'this device has been revoked by the organisation');
 
@@ -25,6 +30,8 @@ export class DeviceAuthService {
     private readonly devices: DeviceRepository,
     private readonly pki: PkiService,
     private readonly audit: AuditService,
+    private readonly commands: CommandService,
+    private readonly policies: DevicePolicySource,
   ) {}
 
   async challenge(deviceId: string) {
@@ -129,15 +136,13 @@ export class DeviceAuthService {
     const device = await this.devices.byId(p.deviceId);
     if (!device || device.status !== 'active') throw revoked();
     await this.devices.touch(device.id, new Date().toISOString());
-    const commands = (await this.devices.commands(device.id))
-      .filter((c) => c.state === 'queued')
-      .map(presentCommand);
+    const commands = await this.commands.pendingFor(device.id);
     return {
       deviceId: device.id,
       userEmail: device.user_email,
       status: 'active' as const,
       compliance: 'unknown',
-      policy: null,
+      policy: await this.policies.forDevice(device.user_id, device.user_email),
       commands,
     };
   }

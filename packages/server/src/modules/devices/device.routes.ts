@@ -1,4 +1,6 @@
 import {
+  CommandAckResultSchema,
+  CommandAckSchema,
   DeviceChallengeResultSchema,
   DeviceChallengeSchema,
   DeviceCommandCreateSchema,
@@ -13,9 +15,14 @@ import {
 } from '@enclave/protocol';
 import { route, type RouteSpec } from '../../platform/http/route.js';
 import type { DeviceAuthService } from './device-auth.service.js';
+import type { CommandService } from './command.service.js';
 import type { DeviceService } from './device.service.js';
 
-export function deviceRoutes(devices: DeviceService, deviceAuth: DeviceAuthService): RouteSpec[] {
+export function deviceRoutes(
+  devices: DeviceService,
+  deviceAuth: DeviceAuthService,
+  commands: CommandService,
+): RouteSpec[] {
   return [
     route({
       method: 'GET',
@@ -42,16 +49,28 @@ export function deviceRoutes(devices: DeviceService, deviceAuth: DeviceAuthServi
     route({
       method: 'POST',
       url: '/api/v1/devices/:id/commands',
-      summary: 'Send a remote command (this version: revoke)',
+      summary: 'Send a signed remote command (lock, unlock, wipe-work, wipe, revoke, ping)',
       tag: 'devices',
       auth: 'admin',
-      permission: 'devices:revoke',
+      permission: 'devices:lock',
       params: IdParamsSchema,
       body: DeviceCommandCreateSchema,
       response: DeviceCommandSchema,
       status: 201,
       handler: ({ params, body, principal, ip }) =>
-        devices.command(params.id, body.type, principal, ip, body.reason),
+        devices.command(params.id, body.type, principal, ip, { reason: body.reason, message: body.message }),
+    }),
+    route({
+      method: 'POST',
+      url: '/api/v1/device/commands/:id/ack',
+      summary: "The device's report on a command: acknowledged (verified), done, or failed with the reason",
+      tag: 'device',
+      auth: 'device',
+      params: IdParamsSchema,
+      body: CommandAckSchema,
+      response: CommandAckResultSchema,
+      handler: ({ principal, params, body, ip }) =>
+        commands.ack(principal.deviceId, params.id, body.state, body.reason, ip),
     }),
     route({
       method: 'POST',

@@ -1,12 +1,23 @@
-import { roleHasPermission } from '@enclave/protocol';
+import { type CommandType, type Permission, roleHasPermission } from '@enclave/protocol';
 import type { Bus } from '../../platform/bus/bus.js';
 import { AppError, forbidden, notFound } from '../../platform/http/app-error.js';
 import type { AdminPrincipal } from '../../platform/http/route.js';
 import { actorOf } from '../admins/index.js';
-import type { AuditService } from '../audit/index.js';
+import type { AuditActor, AuditService } from '../audit/index.js';
+import type { CommandService } from './command.service.js';
 import type { PkiService } from '../pki/index.js';
 import type { DeviceRepository } from './device.repository.js';
 import { presentCommand, presentDevice } from './present.js';
+
+/** Which permission each remote command needs. */
+const COMMAND_PERMISSION: Record<CommandType, Permission> = {
+  lock: 'devices:lock',
+  unlock: 'devices:lock',
+  ping: 'devices:lock',
+  'wipe-work': 'devices:wipe',
+  wipe: 'devices:wipe',
+  revoke: 'devices:revoke',
+};
 
 /** The device inventory and the commands administrators send to devices. */
 export class DeviceService {
@@ -15,6 +26,7 @@ export class DeviceService {
     private readonly pki: PkiService,
     private readonly audit: AuditService,
     private readonly bus: Bus,
+    private readonly commands: CommandService,
   ) {}
 
   async list(q: {
@@ -37,38 +49,74 @@ export class DeviceService {
 
   async command(
     id: string,
-    type: 'lock' | 'unlock' | 'wipe-work' | 'wipe' | 'revoke',
+    type: CommandType,
     by: AdminPrincipal,
     ip: string,
-    reason?: string,
+    opts: { reason?: string | undefined; message?: string | undefined } = {},
   ) {
-    if (type !== 'revoke') {
-      throw new AppError(
-        400,
-        'command_not_supported',
-        `the ${type} command is not available on this server version yet; revoke is`,
-      );
-    }
-    if (!roleHasPermission(by.role, 'devices:revoke'))
-      throw forbidden(`the ${by.role} role does not have the devices:revoke permission`);
+    const needed = COMMAND_PERMISSION[type];
+    if (!roleHasPermission(by.role, needed))
+      throw forbidden(`the ${by.role} role does not have the ${needed} permission`);
     const row = await this.devices.byId(id);
     if (!row) throw notFound('device');
     if (row.status === 'revoked') throw new AppError(409, 'conflict', 'the device is already revoked');
+    if (type !== 'revoke') {
+      const cmd = await this.commands.create(id, type, by.adminId, { message: opts.message });
+      await this.audit.record({
+        actor: actorOf(by),
+        action: 'device.command_sent',
+        target: id,
+        details: {
+          commandId: cmd.id,
+          type,
+          userEmail: row.user_email,
+          ...(opts.reason ? { reason: opts.reason } : {}),
+        },
+        ip,
+      });
+      return presentCommand(cmd);
+    }
+    return this.revoke(id, row, { type: 'admin', id: by.adminId, label: by.email }, ip, opts.reason);
+  }
+
+  /** After a device confirmed a wipe, it is deactivated: certificate revoked, sessions refused. */
+  async deactivateAfterWipe(deviceId: string): Promise<void> {
+    const row = await this.devices.byId(deviceId);
+    if (!row || row.status === 'revoked') return;
+    await this.revoke(deviceId, row, { type: 'system', id: null, label: 'wipe completed' }, null, 'wiped');
+  }
+
+  private async revoke(
+    id: string,
+    row: { user_email: string; certificate_serial: string },
+    actor: AuditActor,
+    ip: string | null,
+    reason?: string,
+  ) {
     const now = new Date().toISOString();
     const command = {
       id: crypto.randomUUID(),
       device_id: id,
-      type,
+      type: 'revoke',
       state: 'done',
-      requested_by: by.adminId,
+      requested_by: actor.id ?? null,
       created_at: now,
       updated_at: now,
+      params: null,
+      nonce: null,
+      envelope: null,
+      signature: null,
+      expires_at: null,
+      delivered_at: null,
+      acknowledged_at: null,
+      completed_at: now,
+      failure_reason: null,
     };
     await this.devices.revoke(id, now, command);
     this.pki.invalidateCrl();
     this.bus.publish('device.revoked', { deviceId: id });
     await this.audit.record({
-      actor: actorOf(by),
+      actor,
       action: 'device.revoked',
       target: id,
       details: { userEmail: row.user_email, serial: row.certificate_serial, ...(reason ? { reason } : {}) },

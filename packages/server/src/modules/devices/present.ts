@@ -1,4 +1,4 @@
-import type { Device } from '@enclave/protocol';
+import type { CommandState, CommandType, Device } from '@enclave/protocol';
 import type { CommandRow, DeviceRow } from './device.repository.js';
 
 export function presentDevice(row: DeviceRow & { user_email: string }): Device {
@@ -21,10 +21,23 @@ export function presentDevice(row: DeviceRow & { user_email: string }): Device {
 }
 
 export function presentCommand(row: CommandRow) {
+  let message: string | null = null;
+  try {
+    message = (JSON.parse(row.params ?? '{}') as { message?: string }).message ?? null;
+  } catch {
+    message = null;
+  }
   return {
     commandId: row.id,
-    type: row.type as 'lock' | 'unlock' | 'wipe-work' | 'wipe' | 'revoke',
-    state: row.state as 'queued' | 'delivered' | 'acknowledged' | 'done' | 'failed' | 'expired',
+    type: row.type as CommandType,
+    state: row.state as CommandState,
     createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    message,
+    reason: row.failure_reason,
+    deliveredAt: row.delivered_at,
+    acknowledgedAt: row.acknowledged_at,
+    completedAt: row.completed_at,
+    expiresAt: row.expires_at,
   };
 }

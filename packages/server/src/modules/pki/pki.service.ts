@@ -1,10 +1,20 @@
-import { createCrl, type Issuer, isIssuedBy, issueDeviceCertificate, type x509 } from '@enclave/crypto';
+import {
+  createCrl,
+  type Issuer,
+  isIssuedBy,
+  issueDeviceCertificate,
+  signEd25519,
+  type x509,
+} from '@enclave/crypto';
+import { commandSigningInput } from '@enclave/protocol';
 import type { Db } from '../../platform/db/database.js';
 
 export interface PkiMaterial {
   organization: string;
   root: x509.X509Certificate;
   issuing: Issuer;
+  /** Signs remote commands; certified by the issuing CA with the command-signer SAN. */
+  commandSigner: Issuer;
   caFingerprint: string;
 }
 
@@ -29,6 +39,18 @@ export class PkiService {
   /** The chain a device stores as `ca.pem`: issuing CA first, then the root. */
   chainPems(): string[] {
     return [this.material.issuing.certificate.toString('pem'), this.material.root.toString('pem')];
+  }
+
+  /** Signs a command envelope (RFC 8032 Ed25519) with the command key; returns signature and certificate. */
+  async signCommand(envelope: string): Promise<{ signature: string; signerCertificate: string }> {
+    const sig = await signEd25519(
+      this.material.commandSigner.privateKey,
+      Buffer.from(commandSigningInput(envelope), 'utf8'),
+    );
+    return {
+      signature: sig.toString('base64url'),
+      signerCertificate: this.material.commandSigner.certificate.toString('pem'),
+    };
   }
 
   issueDevice(req: { csrPem: string; deviceId: string; userId: string; email: string }) {

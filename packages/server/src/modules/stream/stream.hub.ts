@@ -3,6 +3,7 @@ import type { WebSocket } from 'ws';
 import { ClientFrameSchema, type ServerFrame } from '@enclave/protocol';
 import type { Bus } from '../../platform/bus/bus.js';
 import type { DevicePrincipal } from '../../platform/http/route.js';
+import type { CommandService } from '../devices/index.js';
 import type { MessagingService } from '../messaging/index.js';
 
 export const HEARTBEAT_MS = 25_000;
@@ -148,6 +149,7 @@ export class StreamHub {
 
   constructor(
     private readonly messaging: MessagingService,
+    private readonly commands: CommandService,
     bus: Bus,
     private readonly log: FastifyBaseLogger,
   ) {
@@ -157,6 +159,17 @@ export class StreamHub {
       }),
       bus.subscribe('keypackages.low', ({ deviceId, available }) => {
         for (const c of this.byDevice.get(deviceId) ?? []) c.send({ type: 'keypackages_low', available });
+      }),
+      bus.subscribe('command.queued', async ({ deviceId }) => {
+        const conns = [...(this.byDevice.get(deviceId) ?? [])];
+        if (!conns.length) return; // picked up at the next sync or connection
+        for (const command of await this.commands.pendingFor(deviceId, { onlyNew: true }))
+          for (const c of conns) c.send({ type: 'command', command });
+      }),
+      bus.subscribe('policy.changed', ({ userIds }) => {
+        const users = userIds === 'all' ? null : new Set(userIds);
+        for (const set of this.byDevice.values())
+          for (const c of set) if (!users || users.has(c.device.userId)) c.send({ type: 'policy_changed' });
       }),
       bus.subscribe('device.revoked', ({ deviceId }) => {
         for (const c of this.byDevice.get(deviceId) ?? []) c.socket.close(CLOSE.revoked, 'device_revoked');
@@ -207,6 +220,11 @@ export class StreamHub {
     });
     conn.send({ type: 'ready', deviceId: device.deviceId, heartbeatMs: HEARTBEAT_MS });
     conn.resume(after);
+    // Commands queued while the device was away are pushed as soon as it connects.
+    this.commands
+      .pendingFor(device.deviceId)
+      .then((cmds) => cmds.forEach((command) => conn.send({ type: 'command', command })))
+      .catch((err: unknown) => this.log.warn({ err }, 'pending commands failed'));
   }
 
   private heartbeat(): void {

@@ -2,6 +2,7 @@ import { parse } from 'csv-parse/sync';
 import { type User, UserCreateSchema, type UserImportResult } from '@enclave/protocol';
 import { isUniqueViolation } from '../../platform/db/database.js';
 import { AppError, notFound } from '../../platform/http/app-error.js';
+import type { Bus } from '../../platform/bus/bus.js';
 import type { AdminPrincipal } from '../../platform/http/route.js';
 import { actorOf } from '../admins/index.js';
 import type { AuditService } from '../audit/index.js';
@@ -20,6 +21,7 @@ export class UserService {
   constructor(
     private readonly users: UserRepository,
     private readonly audit: AuditService,
+    private readonly bus?: Bus,
   ) {}
 
   async list(q: { q?: string | undefined; group?: string | undefined; limit: number; offset: number }) {
@@ -68,7 +70,12 @@ export class UserService {
       details: { groups: input.groups ?? [], via },
       ip,
     });
-    return this.get(row.id);
+    const user = await this.get(row.id);
+    this.bus?.publish('webhook.event', {
+      type: 'user.created',
+      data: { userId: user.id, email: user.email, name: user.name, groups: user.groups, via },
+    });
+    return user;
   }
 
   async update(

@@ -1,3 +1,5 @@
+import type { WebhookEventType } from '@enclave/protocol';
+
 /**
  * Events between modules and, in a cluster, between nodes. The map is the contract: every subject
  * and its payload are typed here, so a publisher and a subscriber cannot disagree.
@@ -7,12 +9,29 @@ export interface BusEventMap {
   'queue.enqueued': { deviceIds: string[] };
   /** A device was activated (it joins its user's conversations). */
   'device.activated': { deviceId: string; userId: string };
+  /** A signed command is waiting for this device (push it on its stream). */
+  'command.queued': { deviceId: string };
+  /** A command moved in its lifecycle. */
+  'command.state_changed': {
+    commandId: string;
+    deviceId: string;
+    type: string;
+    state: string;
+    reason?: string;
+  };
   /** A device was revoked: close its streams, remove it from conversations. */
   'device.revoked': { deviceId: string };
   /** A device's stock of KeyPackages on the server ran low: it should upload more. */
   'keypackages.low': { deviceId: string; available: number };
   /** Devices are waiting to be added to or removed from a conversation by a member's commit. */
   'conversation.membership': { conversationId: string; memberDeviceIds: string[] };
+  /** The effective policy of these users (or of everyone) may have changed: devices should refetch it. */
+  'policy.changed': { userIds: string[] | 'all' };
+  /**
+   * Something happened that webhook endpoints may subscribe to; `type` is one of protocol's
+   * `WEBHOOK_EVENT_TYPES` (e.g. `user.created`, `command.state_changed`). No secrets in `data`.
+   */
+  'webhook.event': { type: WebhookEventType; data: Record<string, unknown> };
 }
 
 export type BusEvent = keyof BusEventMap;

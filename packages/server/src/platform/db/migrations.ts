@@ -257,6 +257,119 @@ function migrationsFor(kind: 'sqlite' | 'postgres'): Record<string, Migration> {
           .execute();
       },
     },
+    '0006_commands': {
+      async up(db: Kysely<unknown>) {
+        // Signed remote commands: the envelope the device verifies, and each lifecycle timestamp.
+        for (const col of [
+          'params',
+          'nonce',
+          'envelope',
+          'signature',
+          'expires_at',
+          'delivered_at',
+          'acknowledged_at',
+          'completed_at',
+          'failure_reason',
+        ]) {
+          await db.schema.alterTable('device_commands').addColumn(col, 'text').execute();
+        }
+      },
+    },
+    '0005_webhooks': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('webhooks')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('url', 'text', (c) => c.notNull())
+          .addColumn('description', 'text', (c) => c.notNull())
+          .addColumn('events', 'text', (c) => c.notNull()) // JSON array of event types or '*'
+          .addColumn('enabled', 'integer', (c) => c.notNull())
+          .addColumn('secret_sealed', 'text', (c) => c.notNull()) // SecretBox, context webhook:<id>
+          .addColumn('created_by', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('webhook_deliveries')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('webhook_id', 'text', (c) => c.notNull().references('webhooks.id').onDelete('cascade'))
+          .addColumn('event_id', 'text', (c) => c.notNull())
+          .addColumn('event_type', 'text', (c) => c.notNull())
+          .addColumn('payload', 'text', (c) => c.notNull()) // the exact body that is signed and sent
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('attempts', 'integer', (c) => c.notNull())
+          .addColumn('next_attempt_at', 'text')
+          .addColumn('last_status_code', 'integer')
+          .addColumn('last_error', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .addColumn('delivered_at', 'text')
+          .execute();
+        await db.schema
+          .createIndex('webhook_deliveries_due')
+          .on('webhook_deliveries')
+          .columns(['status', 'next_attempt_at'])
+          .execute();
+        await db.schema
+          .createIndex('webhook_deliveries_webhook')
+          .on('webhook_deliveries')
+          .columns(['webhook_id', 'created_at'])
+          .execute();
+        await db.schema
+          .createTable('webhook_attempts')
+          .addColumn('seq', serial, (c) =>
+            kind === 'postgres' ? c.primaryKey() : c.primaryKey().autoIncrement(),
+          )
+          .addColumn('delivery_id', 'text', (c) =>
+            c.notNull().references('webhook_deliveries.id').onDelete('cascade'),
+          )
+          .addColumn('at', 'text', (c) => c.notNull())
+          .addColumn('status_code', 'integer')
+          .addColumn('error', 'text')
+          .addColumn('duration_ms', 'integer', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('webhook_attempts_delivery')
+          .on('webhook_attempts')
+          .column('delivery_id')
+          .execute();
+      },
+    },
+    '0004_policies': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('policies')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull().unique())
+          .addColumn('description', 'text', (c) => c.notNull())
+          .addColumn('version', 'integer', (c) => c.notNull())
+          .addColumn('document', 'text', (c) => c.notNull())
+          .addColumn('is_default', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('policy_user_assignments')
+          .addColumn('user_id', 'text', (c) => c.primaryKey().references('users.id').onDelete('cascade'))
+          .addColumn('policy_id', 'text', (c) => c.notNull().references('policies.id').onDelete('cascade'))
+          .addColumn('assigned_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('policy_group_assignments')
+          .addColumn('group_id', 'text', (c) => c.primaryKey().references('groups.id').onDelete('cascade'))
+          .addColumn('policy_id', 'text', (c) => c.notNull().references('policies.id').onDelete('cascade'))
+          .addColumn('rank', 'integer', (c) => c.notNull())
+          .addColumn('assigned_at', 'text', (c) => c.notNull())
+          .execute();
+        const now = new Date().toISOString();
+        // The default policy always exists; an empty document means "every setting at its default",
+        // so the document schema's defaults, not this migration, decide what the default enforces.
+        await sql`insert into policies (id, name, description, version, document, is_default, created_at, updated_at)
+          values (${crypto.randomUUID()}, 'Default', 'Applies to every user without a user or group policy', 1, '{}', 1, ${now}, ${now})`.execute(
+          db,
+        );
+      },
+    },
   };
 }
 

@@ -69,6 +69,15 @@ export interface Database {
     requested_by: string | null;
     created_at: string;
     updated_at: string;
+    params: string | null;
+    nonce: string | null;
+    envelope: string | null;
+    signature: string | null;
+    expires_at: string | null;
+    delivered_at: string | null;
+    acknowledged_at: string | null;
+    completed_at: string | null;
+    failure_reason: string | null;
   };
   device_challenges: { id: string; device_id: string; nonce: string; expires_at: string };
   device_sessions: {
@@ -128,4 +137,50 @@ export interface Database {
     size: number;
     created_at: string;
   };
+  webhooks: {
+    id: string;
+    url: string;
+    description: string;
+    events: string;
+    enabled: number;
+    secret_sealed: string;
+    created_by: string | null;
+    created_at: string;
+    updated_at: string;
+  };
+  webhook_deliveries: {
+    id: string;
+    webhook_id: string;
+    event_id: string;
+    event_type: string;
+    payload: string;
+    status: string;
+    attempts: number;
+    next_attempt_at: string | null;
+    last_status_code: number | null;
+    last_error: string | null;
+    created_at: string;
+    updated_at: string;
+    delivered_at: string | null;
+  };
+  webhook_attempts: {
+    seq: Generated<number>;
+    delivery_id: string;
+    at: string;
+    status_code: number | null;
+    error: string | null;
+    duration_ms: number;
+  };
+  policies: {
+    id: string;
+    name: string;
+    description: string;
+    version: number;
+    document: string;
+    is_default: number;
+    created_at: string;
+    updated_at: string;
+  };
+  policy_user_assignments: { user_id: string; policy_id: string; assigned_at: string };
+  policy_group_assignments: { group_id: string; policy_id: string; rank: number; assigned_at: string };
 }

@@ -127,13 +127,90 @@ const MATRIX: Record<string, MatrixEntry> = {
     probe: () => ({ url: `/api/v1/devices/${id()}`, allowed: 404 }),
   },
   'POST /api/v1/devices/:id/commands': {
-    permission: 'devices:revoke',
-    probe: () => ({ url: `/api/v1/devices/${id()}/commands`, body: { type: 'revoke' }, allowed: 404 }),
+    permission: 'devices:lock',
+    probe: () => ({ url: `/api/v1/devices/${id()}/commands`, body: { type: 'lock' }, allowed: 404 }),
   },
   'GET /api/v1/audit': { permission: 'audit:read', probe: () => ({ url: '/api/v1/audit', allowed: 200 }) },
   'GET /api/v1/audit/verify': {
     permission: 'audit:read',
     probe: () => ({ url: '/api/v1/audit/verify', allowed: 200 }),
+  },
+  'GET /api/v1/webhooks': {
+    permission: 'webhooks:read',
+    probe: () => ({ url: '/api/v1/webhooks', allowed: 200 }),
+  },
+  'POST /api/v1/webhooks': {
+    permission: 'webhooks:manage',
+    probe: (n) => ({
+      url: '/api/v1/webhooks',
+      // Disabled, so the probe never sends anything.
+      body: { url: `https://127.0.0.1:9/matrix-${n}`, events: ['user.created'], enabled: false },
+      allowed: 201,
+    }),
+  },
+  'GET /api/v1/webhooks/:id': {
+    permission: 'webhooks:read',
+    probe: () => ({ url: `/api/v1/webhooks/${id()}`, allowed: 404 }),
+  },
+  'PATCH /api/v1/webhooks/:id': {
+    permission: 'webhooks:manage',
+    probe: () => ({ url: `/api/v1/webhooks/${id()}`, body: { description: 'x' }, allowed: 404 }),
+  },
+  'DELETE /api/v1/webhooks/:id': {
+    permission: 'webhooks:manage',
+    probe: () => ({ url: `/api/v1/webhooks/${id()}`, allowed: 404 }),
+  },
+  'POST /api/v1/webhooks/:id/rotate-secret': {
+    permission: 'webhooks:manage',
+    probe: () => ({ url: `/api/v1/webhooks/${id()}/rotate-secret`, allowed: 404 }),
+  },
+  'POST /api/v1/webhooks/:id/test': {
+    permission: 'webhooks:manage',
+    probe: () => ({ url: `/api/v1/webhooks/${id()}/test`, allowed: 404 }),
+  },
+  'GET /api/v1/webhooks/:id/deliveries': {
+    permission: 'webhooks:read',
+    probe: () => ({ url: `/api/v1/webhooks/${id()}/deliveries`, allowed: 404 }),
+  },
+  'GET /api/v1/policies': {
+    permission: 'policies:read',
+    probe: () => ({ url: '/api/v1/policies', allowed: 200 }),
+  },
+  'POST /api/v1/policies': {
+    permission: 'policies:write',
+    probe: (n) => ({ url: '/api/v1/policies', body: { name: `matrix-policy-${n}` }, allowed: 201 }),
+  },
+  'GET /api/v1/policies/effective': {
+    permission: 'policies:read',
+    probe: () => ({ url: `/api/v1/policies/effective?userId=${id()}`, allowed: 404 }),
+  },
+  'GET /api/v1/policies/:id': {
+    permission: 'policies:read',
+    probe: () => ({ url: `/api/v1/policies/${id()}`, allowed: 404 }),
+  },
+  'PATCH /api/v1/policies/:id': {
+    permission: 'policies:write',
+    probe: () => ({ url: `/api/v1/policies/${id()}`, body: { description: 'x' }, allowed: 404 }),
+  },
+  'DELETE /api/v1/policies/:id': {
+    permission: 'policies:write',
+    probe: () => ({ url: `/api/v1/policies/${id()}`, allowed: 404 }),
+  },
+  'GET /api/v1/policies/:id/affected': {
+    permission: 'policies:read',
+    probe: () => ({ url: `/api/v1/policies/${id()}/affected`, allowed: 404 }),
+  },
+  'POST /api/v1/policies/:id/assignments': {
+    permission: 'policies:write',
+    probe: () => ({ url: `/api/v1/policies/${id()}/assignments`, body: { userId: id() }, allowed: 404 }),
+  },
+  'DELETE /api/v1/policies/:id/assignments/users/:userId': {
+    permission: 'policies:write',
+    probe: () => ({ url: `/api/v1/policies/${id()}/assignments/users/${id()}`, allowed: 404 }),
+  },
+  'DELETE /api/v1/policies/:id/assignments/groups/:groupId': {
+    permission: 'policies:write',
+    probe: () => ({ url: `/api/v1/policies/${id()}/assignments/groups/${id()}`, allowed: 404 }),
   },
 };
 

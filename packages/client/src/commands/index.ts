@@ -1,0 +1,2 @@
+export * from './command-runner.js';
+export * from './node-handlers.js';
