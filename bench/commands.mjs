@@ -24,6 +24,7 @@ export async function commandsScenario({ devices = Number(process.env.BENCH_DEVI
     const token = admin.sessionToken;
     const sentAt = new Map();
     const acked = new Map();
+    const policySeen = [];
     const ack = async (d, commandId) => {
       const r = await request(`${server.url}/api/v1/device/commands/${commandId}/ack`, {
         method: 'POST',
@@ -45,6 +46,7 @@ export async function commandsScenario({ devices = Number(process.env.BENCH_DEVI
           const f = JSON.parse(data.toString());
           if (f.type === 'ready') resolve();
           if (f.type === 'command') void ack(d, f.command.commandId);
+          if (f.type === 'policy_changed') policySeen.push(performance.now());
         });
         ws.once('error', reject);
       });
@@ -86,8 +88,34 @@ export async function commandsScenario({ devices = Number(process.env.BENCH_DEVI
     );
     const bulk = await waitAll(ids, 60_000);
     const wall = (performance.now() - t0) / 1000;
+    // Policy propagation: change the default policy; every connected device is told on its stream.
+    const policies = await request(`${server.url}/api/v1/policies`, {
+      dispatcher: agent,
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const def = (await policies.body.json()).items.find((p) => p.isDefault);
+    const p0 = performance.now();
+    const upd = await request(`${server.url}/api/v1/policies/${def.id}`, {
+      method: 'PATCH',
+      dispatcher: agent,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ document: { minPasscodeLength: 8 } }),
+    });
+    await upd.body.dump();
+    const until = performance.now() + 30_000;
+    while (policySeen.length < devices && performance.now() < until)
+      await new Promise((r) => setTimeout(r, 10));
+    const propagation = policySeen.map((t) => t - p0).sort((a, b) => a - b);
     const result = {
       scenario: 'commands',
+      policyPropagation: {
+        devices: policySeen.length,
+        latencyMs: {
+          p50: percentile(propagation, 50),
+          p99: percentile(propagation, 99),
+          max: propagation[propagation.length - 1] ?? null,
+        },
+      },
       machine: machine(),
       connectedDevices: devices,
       single: {
@@ -111,6 +139,10 @@ export async function commandsScenario({ devices = Number(process.env.BENCH_DEVI
       [
         'bulk lock to all: p50 / p95 / p99',
         `${[50, 95, 99].map((q) => (percentile(bulk, q) ?? NaN).toFixed(0)).join(' / ')} ms`,
+      ],
+      [
+        'policy change reaches all devices: p50 / p99',
+        `${[50, 99].map((q) => (percentile(propagation, q) ?? NaN).toFixed(0)).join(' / ')} ms (${policySeen.length}/${devices} devices)`,
       ],
       [
         'bulk wall time',

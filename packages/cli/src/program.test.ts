@@ -371,6 +371,7 @@ describe('enclave device', () => {
     assert.deepEqual(Object.keys(sync.json()).sort(), [
       'commands',
       'compliance',
+      'complianceReasons',
       'deviceId',
       'policy',
       'status',

@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerAccountCommands } from './commands/account.js';
 import { registerActivationCommands } from './commands/activation.js';
+import { registerApprovalsCommands } from './commands/approvals.js';
 import { registerAdminsCommands } from './commands/admins.js';
 import { registerAuditCommands } from './commands/audit.js';
 import { registerAuthCommands } from './commands/auth.js';
@@ -37,6 +38,7 @@ export function buildProgram(env: CommandEnv): Command {
   registerGroupsCommands(program, env);
   registerPoliciesCommands(program, env);
   registerActivationCommands(program, env);
+  registerApprovalsCommands(program, env);
   registerDevicesCommands(program, env);
   registerAuditCommands(program, env);
   registerWebhooksCommands(program, env);

@@ -7,9 +7,15 @@ import {
   AdminListSchema,
   AdminSchema,
   AdminUpdateSchema,
+  ApprovalDecisionSchema,
+  ApprovalListQuerySchema,
+  ApprovalListSchema,
+  ApprovalSchema,
   AuditListQuerySchema,
   AuditPageSchema,
   AuditVerifySchema,
+  BulkCommandCreateSchema,
+  BulkCommandResultSchema,
   CaInfoSchema,
   DeviceCommandCreateSchema,
   DeviceCommandSchema,
@@ -71,6 +77,10 @@ export type ServerInfo = z.infer<typeof ServerInfoSchema>;
 export type CaInfo = z.infer<typeof CaInfoSchema>;
 /** `POST /api/v1/auth/login` (holds the bearer token — never print it). */
 export type LoginResult = z.infer<typeof LoginResultSchema>;
+/** A guarded command waiting for (or past) a second administrator's decision. */
+export type ApprovalRecord = z.infer<typeof ApprovalSchema>;
+/** `POST /api/v1/commands`: the queued commands, or the approval request. */
+export type BulkCommandResult = z.infer<typeof BulkCommandResultSchema>;
 /** An administrator. */
 export type AdminRecord = z.infer<typeof AdminSchema>;
 /** A user. */
@@ -371,19 +381,78 @@ export class AdminClient {
     return this.send({ method: 'GET', path: `/api/v1/devices/${segment(id)}` }, DeviceDetailSchema);
   }
 
-  /** `POST /api/v1/devices/:id/commands` — queues a remote command (`revoke` needs devices:revoke). */
+  /**
+   * `POST /api/v1/devices/:id/commands` — queues a remote command (`revoke` needs devices:revoke).
+   * A full `wipe` is not queued: the answer is the approval request a second administrator decides.
+   */
   async sendDeviceCommand(
     id: string,
     input: z.input<typeof DeviceCommandCreateSchema>,
-  ): Promise<DeviceCommand> {
+  ): Promise<DeviceCommand | ApprovalRecord> {
     return this.send(
       {
         method: 'POST',
         path: `/api/v1/devices/${segment(id)}/commands`,
         body: requestBody(DeviceCommandCreateSchema, input),
       },
-      DeviceCommandSchema,
+      z.union([DeviceCommandSchema, ApprovalSchema]),
     );
+  }
+
+  /**
+   * `POST /api/v1/commands` — one command for devices named by id, user or group. Over the
+   * approval threshold, or for a full wipe, the answer is the pending approval request instead.
+   *
+   * @example
+   * const r = await admin.sendBulkCommand({ type: 'lock', groupName: 'Field staff' });
+   * if (r.state === 'queued') console.log(r.commands.length);
+   */
+  async sendBulkCommand(input: z.input<typeof BulkCommandCreateSchema>): Promise<BulkCommandResult> {
+    return this.send(
+      { method: 'POST', path: '/api/v1/commands', body: requestBody(BulkCommandCreateSchema, input) },
+      BulkCommandResultSchema,
+    );
+  }
+
+  // ── Approvals ─────────────────────────────────────────────────────────────────────────────
+
+  /** `GET /api/v1/approvals[?state=S]` (devices:read) — approval requests, newest first. */
+  async listApprovals(query: z.input<typeof ApprovalListQuerySchema> = {}): Promise<ApprovalRecord[]> {
+    const q = requestBody(ApprovalListQuerySchema, query);
+    return (await this.send({ method: 'GET', path: withQuery('/api/v1/approvals', q) }, ApprovalListSchema))
+      .items;
+  }
+
+  /** `POST /api/v1/approvals/:id/approve` (approvals:decide; never the requester) — runs after the delay. */
+  async approveRequest(
+    id: string,
+    input: z.input<typeof ApprovalDecisionSchema> = {},
+  ): Promise<ApprovalRecord> {
+    return this.send(
+      {
+        method: 'POST',
+        path: `/api/v1/approvals/${segment(id)}/approve`,
+        body: requestBody(ApprovalDecisionSchema, input),
+      },
+      ApprovalSchema,
+    );
+  }
+
+  /** `POST /api/v1/approvals/:id/deny` (approvals:decide; never the requester). */
+  async denyRequest(id: string, input: z.input<typeof ApprovalDecisionSchema> = {}): Promise<ApprovalRecord> {
+    return this.send(
+      {
+        method: 'POST',
+        path: `/api/v1/approvals/${segment(id)}/deny`,
+        body: requestBody(ApprovalDecisionSchema, input),
+      },
+      ApprovalSchema,
+    );
+  }
+
+  /** `POST /api/v1/approvals/:id/cancel` — the requester or a decider stops it before it runs. */
+  async cancelRequest(id: string): Promise<ApprovalRecord> {
+    return this.send({ method: 'POST', path: `/api/v1/approvals/${segment(id)}/cancel` }, ApprovalSchema);
   }
 
   // ── Policies ──────────────────────────────────────────────────────────────────────────────

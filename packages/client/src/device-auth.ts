@@ -1,6 +1,9 @@
 import {
+  type ComplianceResult,
+  ComplianceResultSchema,
   DeviceChallengeResultSchema,
   DeviceSelfSchema,
+  type PostureReport,
   DeviceTokenSchema,
   deviceAuthSigningInput,
 } from '@enclave/protocol';
@@ -65,6 +68,27 @@ export class DeviceClient {
       this.transport,
       { method: 'GET', path: '/api/v1/device/me', headers: { authorization: `Bearer ${this.token}` } },
       DeviceSelfSchema,
+    );
+  }
+
+  /**
+   * `POST /api/v1/device/posture` — reports what the device sees about itself; the answer is its
+   * compliance after the server evaluated the report against the effective policy.
+   * @example
+   * const r = await client.reportPosture({ platform: 'ios', osVersion: '17.4', clientVersion: '1.0.0',
+   *   passcodeSet: true, storageEncrypted: true, rooted: false });
+   * r.compliance // 'compliant' | 'warning' | 'non-compliant'
+   */
+  reportPosture(report: PostureReport): Promise<ComplianceResult> {
+    return call(
+      this.transport,
+      {
+        method: 'POST',
+        path: '/api/v1/device/posture',
+        headers: { authorization: `Bearer ${this.token}` },
+        body: report,
+      },
+      ComplianceResultSchema,
     );
   }
 }

@@ -5,7 +5,7 @@ export const AuditEntrySchema = z
   .object({
     seq: z.number().int(),
     at: IsoDateSchema,
-    actorType: z.enum(['admin', 'device', 'system', 'anonymous']),
+    actorType: z.enum(['admin', 'device', 'system', 'anonymous', 'employee']),
     actorId: z.string().nullable(),
     actorLabel: z.string().nullable(),
     action: z.string(),

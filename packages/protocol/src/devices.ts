@@ -1,7 +1,8 @@
 import { CommandRecordSchema, CommandTypeSchema, SignedCommandSchema } from './commands.js';
 import { z } from 'zod';
 import { IdSchema, IsoDateSchema, PageQuerySchema, pageOf } from './common.js';
-import { DevicePolicySchema } from './policies.js';
+import { DevicePolicySchema, PolicyPlatformSchema, VersionStringSchema } from './policies.js';
+import { ComplianceReasonSchema, ComplianceStatusSchema } from './compliance.js';
 
 export const DeviceStatusSchema = z.enum(['active', 'revoked']);
 export const DeviceSchema = z
@@ -13,7 +14,9 @@ export const DeviceSchema = z
     platform: z.string(),
     clientVersion: z.string(),
     status: DeviceStatusSchema,
-    compliance: z.enum(['compliant', 'warning', 'non-compliant', 'unknown']),
+    compliance: ComplianceStatusSchema,
+    /** The rules the device breaks, once it has been evaluated. */
+    complianceReasons: z.array(ComplianceReasonSchema).optional(),
     certificateSerial: z.string(),
     certificateNotAfter: IsoDateSchema,
     activatedAt: IsoDateSchema,
@@ -72,6 +75,8 @@ export const DeviceSelfSchema = z.object({
   userEmail: z.string(),
   status: DeviceStatusSchema,
   compliance: z.string(),
+  /** The rules the device breaks, with the action each leads to. */
+  complianceReasons: z.array(ComplianceReasonSchema).optional(),
   /** The device's effective policy, with where it came from. */
   policy: DevicePolicySchema,
   /** Commands waiting for this device, signed by the server's command key. */
@@ -85,3 +90,17 @@ export const DeviceSelfSchema = z.object({
 export function deviceAuthSigningInput(challengeId: string, nonce: string, deviceId: string): string {
   return `enclave-device-auth-v1\n${challengeId}\n${nonce}\n${deviceId}`;
 }
+
+/** What a device reports about itself (`POST /api/v1/device/posture`). */
+export const PostureReportSchema = z
+  .object({
+    platform: PolicyPlatformSchema,
+    osVersion: VersionStringSchema,
+    clientVersion: VersionStringSchema,
+    passcodeSet: z.boolean(),
+    storageEncrypted: z.boolean(),
+    rooted: z.boolean(),
+  })
+  .strict()
+  .meta({ id: 'PostureReport' });
+export type PostureReport = z.infer<typeof PostureReportSchema>;

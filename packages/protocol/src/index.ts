@@ -10,4 +10,7 @@ export * from './pki.js';
 export * from './messaging.js';
 export * from './commands.js';
 export * from './policies.js';
+export * from './compliance.js';
 export * from './webhooks.js';
+export * from './selfservice.js';
+export * from './approvals.js';

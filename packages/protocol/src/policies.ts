@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { IdSchema, IsoDateSchema } from './common.js';
+import { ComplianceActionsSchema } from './compliance.js';
 
 /** A platform name as devices report it at activation (`ios`, `android`, `node-linux`, …). */
 export const PolicyPlatformSchema = z
@@ -48,6 +49,8 @@ const policyFields = {
   rootedAllowed: z.boolean(),
   /** Most active devices one user may hold. */
   devicesPerUser: z.number().int().min(1).max(50),
+  /** Per compliance rule: the action after a grace period; unlisted rules take `COMPLIANCE_ACTION_DEFAULTS`. */
+  complianceActions: ComplianceActionsSchema,
 };
 
 /** The settings a new policy starts from: a cautious enterprise baseline. */
@@ -68,6 +71,7 @@ export const POLICY_DEFAULTS: PolicyDocument = {
   deviceEncryptionRequired: true,
   rootedAllowed: false,
   devicesPerUser: 5,
+  complianceActions: {},
 };
 
 /** Rules that span two settings. */
@@ -110,6 +114,7 @@ export const PolicyDocumentSchema = z
     deviceEncryptionRequired: policyFields.deviceEncryptionRequired.default(true),
     rootedAllowed: policyFields.rootedAllowed.default(false),
     devicesPerUser: policyFields.devicesPerUser.default(5),
+    complianceActions: policyFields.complianceActions.default({}),
   })
   .strict()
   .superRefine(checkDocument)

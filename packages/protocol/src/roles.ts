@@ -30,6 +30,7 @@ export const PERMISSIONS = [
   'webhooks:manage',
   'policies:read',
   'policies:write',
+  'approvals:decide',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -50,6 +51,7 @@ export const ROLE_PERMISSIONS: Readonly<Record<Role, readonly Permission[]>> = {
     'devices:lock',
     'devices:wipe',
     'devices:revoke',
+    'approvals:decide',
   ],
   // Locks a lost phone; cannot wipe or revoke.
   'junior-helpdesk': ['users:read', 'groups:read', 'activations:create', 'devices:read', 'devices:lock'],

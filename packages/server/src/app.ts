@@ -13,7 +13,20 @@ import {
   SetupService,
   adminRoutes,
 } from './modules/admins/index.js';
+import {
+  type ApprovalOptions,
+  ApprovalRepository,
+  ApprovalService,
+  approvalRoutes,
+} from './modules/approvals/index.js';
 import { AuditRepository, AuditService, auditRoutes } from './modules/audit/index.js';
+import {
+  ComplianceJob,
+  ComplianceRepository,
+  ComplianceService,
+  complianceRoutes,
+  JobLeaseRepository,
+} from './modules/compliance/index.js';
 import {
   CommandService,
   DeviceAuthService,
@@ -28,6 +41,7 @@ import {
   messagingRoutes,
 } from './modules/messaging/index.js';
 import { PkiService, pkiRoutes } from './modules/pki/index.js';
+import { SelfServiceService, selfServiceRoutes } from './modules/selfservice/index.js';
 import { registerStream, StreamHub } from './modules/stream/index.js';
 import { PolicyRepository, PolicyService, policyRoutes } from './modules/policies/index.js';
 import { GroupService, UserRepository, UserService, userRoutes } from './modules/users/index.js';
@@ -60,6 +74,8 @@ export interface AppOptions {
   bus?: Bus;
   /** Webhook delivery timing (retry schedule, timeout, poll interval); tests shorten it. */
   webhooks?: WebhookDispatchOptions;
+  /** Guardrails: bulk threshold, approval expiry, cancellable delay, wipe rate limit. */
+  approvals?: ApprovalOptions;
 }
 
 export interface Services {
@@ -74,6 +90,11 @@ export interface Services {
   devices: DeviceService;
   deviceAuth: DeviceAuthService;
   commands: CommandService;
+  compliance: ComplianceService;
+  /** The scheduled compliance sweep; `enclave server` starts it (tests call `runOnce`). */
+  complianceJob: ComplianceJob;
+  approvals: ApprovalService;
+  selfService: SelfServiceService;
   activation: ActivationService;
   messaging: MessagingService;
   attachments: AttachmentService;
@@ -98,13 +119,40 @@ export function buildServices(enclave: Enclave, opts: AppOptions): Services {
   const pki = new PkiService(db, enclave.pki);
   const deviceRepo = new DeviceRepository(db);
   const commands = new CommandService(db, pki, audit, bus);
-  const devices = new DeviceService(deviceRepo, pki, audit, bus, commands);
+  // The approvals guard sends approved commands through the device service, which it also guards.
+  const approvals: ApprovalService = new ApprovalService(
+    new ApprovalRepository(db),
+    (): DeviceService => devices,
+    audit,
+    opts.approvals,
+  );
+  const devices: DeviceService = new DeviceService(deviceRepo, pki, audit, bus, commands, approvals);
   const deviceAuth = new DeviceAuthService(deviceRepo, pki, audit, commands, policies);
   bus.subscribe('command.state_changed', (e) =>
     e.state === 'done' && (e.type === 'wipe-work' || e.type === 'wipe')
       ? devices.deactivateAfterWipe(e.deviceId)
       : undefined,
   );
+  const compliance = new ComplianceService(
+    new ComplianceRepository(db),
+    policies,
+    {
+      wipeWork: async (deviceId, reason) => {
+        const cmd = await commands.create(deviceId, 'wipe-work', null, {});
+        await audit.record({
+          actor: { type: 'system', id: null, label: 'compliance' },
+          action: 'device.command_sent',
+          target: deviceId,
+          details: { commandId: cmd.id, type: 'wipe-work', reason },
+        });
+      },
+      revoke: (deviceId, reason) => devices.revokeBySystem(deviceId, reason),
+    },
+    audit,
+    bus,
+  );
+  bus.subscribe('policy.changed', ({ userIds }) => compliance.evaluateUsers(userIds).then(() => undefined));
+  const complianceJob = new ComplianceJob(new JobLeaseRepository(db), compliance);
   const activation = new ActivationService(
     new ActivationRepository(db),
     users,
@@ -116,6 +164,8 @@ export function buildServices(enclave: Enclave, opts: AppOptions): Services {
       serverSetup: enclave.serverSetup,
       publicUrl: opts.publicUrl,
       deviceLimit: opts.deviceLimit ?? 5,
+      deviceLimitFor: (userId, email) =>
+        policies.forDevice(userId, email).then((p) => p.document.devicesPerUser),
     },
     bus,
   );
@@ -139,6 +189,12 @@ export function buildServices(enclave: Enclave, opts: AppOptions): Services {
     devices,
     deviceAuth,
     commands,
+    compliance,
+    complianceJob,
+    approvals,
+    selfService: new SelfServiceService(db, users, activation, commands, audit, (userId, email) =>
+      policies.forDevice(userId, email).then((p) => p.document.devicesPerUser),
+    ),
     activation,
     messaging,
     attachments,
@@ -185,8 +241,11 @@ export function routeTable(s: Services, enclave: Enclave): RouteSpec[] {
     ...policyRoutes(s.policies),
     ...activationRoutes(s.activation),
     ...deviceRoutes(s.devices, s.deviceAuth, s.commands),
+    ...complianceRoutes(s.compliance),
+    ...approvalRoutes(s.approvals),
     ...messagingRoutes(s.messaging, s.attachments),
     ...auditRoutes(s.audit),
+    ...selfServiceRoutes(s.selfService),
     ...webhookRoutes(s.webhooks),
   ];
 }
@@ -242,6 +301,7 @@ export async function buildApp(
   registerRoutes(app, all, {
     admin: (r) => services.auth.authenticate(r),
     device: (r) => services.deviceAuth.authenticate(r),
+    employee: (r) => services.selfService.authenticate(r),
   });
   const hub = new StreamHub(services.messaging, services.commands, services.bus, app.log);
   registerStream(app, hub, (r) => services.deviceAuth.authenticate(r));

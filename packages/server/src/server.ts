@@ -14,6 +14,7 @@ export interface RunningServer {
 }
 
 const PURGE_INTERVAL_MS = 60_000;
+const APPROVALS_INTERVAL_MS = 5_000;
 const MESSAGE_RETENTION_DAYS = 30;
 
 /**
@@ -45,6 +46,11 @@ export async function runServer(
     publicUrl,
     deviceLimit: cfg.deviceLimit,
     attachmentLimitBytes: cfg.attachmentLimitMb * 1024 * 1024,
+    approvals: {
+      bulkThreshold: cfg.approvalThreshold,
+      delayMs: cfg.approvalDelaySeconds * 1000,
+      wipeLimit: cfg.wipeLimitPerHour,
+    },
     https,
     logger: { level: cfg.logLevel, stream: process.stderr },
   });
@@ -81,6 +87,13 @@ export async function runServer(
     void services.messaging.purge(MESSAGE_RETENTION_DAYS).catch(() => undefined);
   }, PURGE_INTERVAL_MS);
   purge.unref();
+  // Compliance sweep (out of contact, grace periods ending): once per minute across all nodes.
+  services.complianceJob.start((err) => app.log.error({ err }, 'compliance sweep failed'));
+  // Guardrails: expire undecided approval requests, run approved ones whose delay has elapsed.
+  const approvalsTick = setInterval(() => {
+    void services.approvals.runDue().catch(() => undefined);
+  }, APPROVALS_INTERVAL_MS);
+  approvalsTick.unref();
 
   if (cfg.json) {
     print(
@@ -124,6 +137,8 @@ export async function runServer(
       if (closed) return;
       closed = true;
       clearInterval(purge);
+      await services.complianceJob.stop();
+      clearInterval(approvalsTick);
       await app.close();
       await enclave.close();
     },

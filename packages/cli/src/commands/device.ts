@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import fs from 'node:fs';
 import { z } from 'zod';
 import {
   activateDevice,
@@ -13,6 +14,7 @@ import {
   devicePaths,
   type ActivationQr,
 } from '@enclave/client';
+import { type PostureReport, PostureReportSchema } from '@enclave/protocol';
 import { action, withCommonOptions, type CommandEnv } from '../lib/action.js';
 import { CliError } from '../lib/cli-error.js';
 import type { CliContext } from '../lib/context.js';
@@ -33,7 +35,70 @@ const ActivateFlags = z.object({
   name: z.string().trim().min(1).max(100).optional(),
   caFingerprint: FingerprintFlag.optional(),
 });
-const SyncFlags = z.object({ ...DeviceCommonFlags, server: ServerUrlFlag.optional() });
+const SyncFlags = z.object({
+  ...DeviceCommonFlags,
+  server: ServerUrlFlag.optional(),
+  // Posture report (sent only when one of these is given).
+  postureFile: z.string().min(1).optional(),
+  platform: z.string().optional(),
+  osVersion: z.string().optional(),
+  clientVersion: z.string().optional(),
+  passcodeSet: z.boolean().optional(),
+  /** commander's `--no-passcode`: false when given, true otherwise. */
+  passcode: z.boolean().optional(),
+  encrypted: z.boolean().optional(),
+  rooted: z.boolean().optional(),
+});
+type SyncOpts = z.output<typeof SyncFlags>;
+
+/**
+ * The posture report `device sync` sends: the JSON file's values, overridden by flags; null when
+ * neither a file nor a posture flag is given. Booleans not given are false (what was not seen).
+ */
+function postureOf(o: SyncOpts, defaults: { platform: string; clientVersion: string }): PostureReport | null {
+  const flagged =
+    o.osVersion !== undefined ||
+    o.passcodeSet !== undefined ||
+    o.passcode === false ||
+    o.encrypted !== undefined ||
+    o.rooted !== undefined;
+  if (!o.postureFile && !flagged) return null;
+  if (o.passcodeSet && o.passcode === false)
+    throw new CliError('invalid_flags', 'give --passcode-set or --no-passcode, not both');
+  let file: Record<string, unknown> = {};
+  if (o.postureFile) {
+    try {
+      file = JSON.parse(fs.readFileSync(o.postureFile, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new CliError(
+        'invalid_flags',
+        `cannot read the posture file ${o.postureFile}: ${(err as Error).message}`,
+      );
+    }
+  }
+  const merged = {
+    platform: defaults.platform,
+    clientVersion: defaults.clientVersion,
+    passcodeSet: false,
+    storageEncrypted: false,
+    rooted: false,
+    ...file,
+    ...(o.platform !== undefined ? { platform: o.platform } : {}),
+    ...(o.osVersion !== undefined ? { osVersion: o.osVersion } : {}),
+    ...(o.clientVersion !== undefined ? { clientVersion: o.clientVersion } : {}),
+    ...(o.passcodeSet ? { passcodeSet: true } : {}),
+    ...(o.passcode === false ? { passcodeSet: false } : {}),
+    ...(o.encrypted !== undefined ? { storageEncrypted: o.encrypted } : {}),
+    ...(o.rooted !== undefined ? { rooted: o.rooted } : {}),
+  };
+  const parsed = PostureReportSchema.safeParse(merged);
+  if (!parsed.success)
+    throw new CliError(
+      'invalid_flags',
+      `posture report: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'report'}: ${i.message}`).join('; ')}`,
+    );
+  return parsed.data;
+}
 
 type ActivateOpts = z.output<typeof ActivateFlags>;
 
@@ -205,7 +270,15 @@ export function registerDeviceCommands(program: Command, env: CommandEnv): void 
       .description('check in: authenticate with the device key and fetch status, policy and pending commands')
       .requiredOption('--dir <dir>', 'device directory')
       .option('--server <url>', 'server URL (default: the one the device was activated with)')
-      .option('--config <dir>', 'accepted for symmetry with the admin commands; device state lives in --dir'),
+      .option('--config <dir>', 'accepted for symmetry with the admin commands; device state lives in --dir')
+      .option('--posture-file <file>', 'send a posture report read from this JSON file (flags override it)')
+      .option('--platform <name>', 'posture: platform (default: the one the device was activated with)')
+      .option('--os-version <version>', 'posture: OS version, e.g. 17.4')
+      .option('--client-version <version>', 'posture: client version (default: the one activated with)')
+      .option('--passcode-set', 'posture: a passcode is set')
+      .option('--no-passcode', 'posture: no passcode is set')
+      .option('--encrypted', 'posture: storage is encrypted')
+      .option('--rooted', 'posture: the device is rooted or jailbroken'),
   ).action(
     action(env, SyncFlags, async (o) => {
       const local = await readDeviceDir(o.dir, { passphrase: passphraseOf(ctx) });
@@ -215,7 +288,17 @@ export function registerDeviceCommands(program: Command, env: CommandEnv): void 
         deviceId: local.record.deviceId,
         privateKey: local.privateKey,
       });
-      const self = await new DeviceClient(transport, token).me();
+      const client = new DeviceClient(transport, token);
+      const report = postureOf(o, {
+        platform: local.record.platform,
+        clientVersion: local.record.clientVersion,
+      });
+      // The posture goes first, so the status below already reflects its evaluation.
+      const posture = report ? await client.reportPosture(report) : null;
+      const self = await client.me();
+      // The evaluation of the report just sent is the freshest answer.
+      const compliance = posture?.compliance ?? self.compliance;
+      const reasons = posture?.reasons ?? self.complianceReasons ?? [];
       if (self.status === 'revoked')
         throw new CliError(
           'device_revoked',
@@ -243,7 +326,11 @@ export function registerDeviceCommands(program: Command, env: CommandEnv): void 
         deviceId: self.deviceId,
         userEmail: self.userEmail,
         status: self.status,
-        compliance: self.compliance,
+        compliance,
+        complianceReasons: reasons,
+        ...(posture
+          ? { posture: report, messagingBlocked: posture.messagingBlocked, quarantined: posture.quarantined }
+          : {}),
         policy: self.policy,
         commands,
       };
@@ -260,7 +347,11 @@ export function registerDeviceCommands(program: Command, env: CommandEnv): void 
           ['device', self.deviceId],
           ['user', self.userEmail],
           ['status', self.status],
-          ['compliance', self.compliance],
+          ['compliance', compliance],
+          ...reasons.map((r): [string, string] => [
+            '  reason',
+            `${r.code} → ${r.action} ${r.enforcedAt ? 'applied' : `from ${r.enforceAt}`} (${r.message})`,
+          ]),
           ['policy', self.policy === null ? 'none' : 'assigned'],
         ])}\n\n${pending}`,
       };

@@ -2,7 +2,9 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { DeviceCommandTypeSchema, DeviceStatusSchema } from '@enclave/protocol';
 import { action, withCommonOptions, type CommandEnv } from '../lib/action.js';
+import type { ApprovalRecord } from '@enclave/client';
 import { withAdmin } from '../lib/admin-session.js';
+import { CliError } from '../lib/cli-error.js';
 import { ConfigFlags, LimitFlag, OffsetFlag, parseArg, parseId } from '../lib/flags.js';
 import { fields, pageFooter, table } from '../lib/output.js';
 
@@ -15,7 +17,14 @@ const ListFlags = z.object({
   offset: OffsetFlag.optional(),
 });
 const ShowFlags = z.object({ ...ConfigFlags });
-const CommandFlags = z.object({ ...ConfigFlags, reason: z.string().max(500).optional() });
+const CommandFlags = z.object({
+  ...ConfigFlags,
+  reason: z.string().max(500).optional(),
+  message: z.string().max(500).optional(),
+  user: z.string().optional(),
+  group: z.string().optional(),
+  devices: z.string().optional(),
+});
 
 /** `enclave devices list|show|command`. */
 export function registerDevicesCommands(program: Command, env: CommandEnv): void {
@@ -88,6 +97,10 @@ export function registerDevicesCommands(program: Command, env: CommandEnv): void
             ['client', device.clientVersion],
             ['status', device.status],
             ['compliance', device.compliance],
+            ...(device.complianceReasons ?? []).map((r): [string, string] => [
+              '  reason',
+              `${r.code} → ${r.action} ${r.enforcedAt ? 'applied' : `from ${r.enforceAt}`} (${r.message})`,
+            ]),
             ['certificate', `${device.certificateSerial} (until ${device.certificateNotAfter})`],
             ['activated', device.activatedAt],
             ['last contact', device.lastContactAt],
@@ -101,29 +114,71 @@ export function registerDevicesCommands(program: Command, env: CommandEnv): void
   withCommonOptions(
     devices
       .command('command')
-      .description('send a remote command: lock, unlock, wipe-work, wipe or revoke')
-      .argument('<id>', 'device id')
-      .argument('<type>', 'lock | unlock | wipe-work | wipe | revoke')
+      .description(
+        'send a remote command: lock, unlock, wipe-work, wipe, revoke or ping — to one device (ID TYPE) ' +
+          'or in bulk (--user, --group or --devices, then TYPE); a bulk command over the threshold or a ' +
+          'full wipe becomes an approval request for a second administrator',
+      )
+      .argument('<id-or-type>', 'device id, or the command type with --user/--group/--devices')
+      .argument('[type]', 'lock | unlock | wipe-work | wipe | revoke | ping')
+      .option('--user <email>', 'every active device of this user')
+      .option('--group <name>', "every active device of this group's members")
+      .option('--devices <ids>', 'comma-separated device ids')
+      .option('--message <text>', 'shown on the locked screen (lock)')
       .option('--reason <text>', 'why (recorded in the audit log)'),
     { config: true },
   ).action(
-    action(env, CommandFlags, (o, [ref, rawType]) => {
-      const id = parseId(ref);
+    action(env, CommandFlags, (o, [first, second]) => {
+      const bulk = [o.user, o.group, o.devices].filter((x) => x !== undefined).length;
+      if (bulk > 1) throw new CliError('usage_error', 'name one target: --user, --group or --devices');
+      const single = second !== undefined;
+      if (single === (bulk === 1))
+        throw new CliError('usage_error', 'give either ID TYPE, or TYPE with --user, --group or --devices');
       const type = parseArg(
         DeviceCommandTypeSchema,
-        rawType,
-        'command type (lock, unlock, wipe-work, wipe, revoke)',
+        single ? second : first,
+        'command type (lock, unlock, wipe-work, wipe, revoke, ping)',
       );
-      return withAdmin(ctx, o.config, async ({ client }) => {
-        const command = await client.sendDeviceCommand(id, {
-          type,
-          ...(o.reason ? { reason: o.reason } : {}),
+      const extra = {
+        ...(o.reason ? { reason: o.reason } : {}),
+        ...(o.message ? { message: o.message } : {}),
+      };
+      if (single) {
+        const id = parseId(first);
+        return withAdmin(ctx, o.config, async ({ client }) => {
+          const r = await client.sendDeviceCommand(id, { type, ...extra });
+          if (!('commandId' in r)) return { data: r, text: describePending(r) };
+          return {
+            data: { ...r, deviceId: id },
+            text: `${r.type} for device ${id}: ${r.state} (command ${r.commandId}).`,
+          };
         });
+      }
+      const target = o.devices
+        ? { deviceIds: o.devices.split(',').map((d, i) => parseId(d.trim(), `--devices[${i}]`)) }
+        : o.user
+          ? { userEmail: o.user }
+          : { groupName: o.group ?? '' };
+      return withAdmin(ctx, o.config, async ({ client }) => {
+        const r = await client.sendBulkCommand({ type, ...target, ...extra });
+        if (r.state !== 'queued') return { data: r, text: describePending(r) };
         return {
-          data: { ...command, deviceId: id },
-          text: `${command.type} for device ${id}: ${command.state} (command ${command.commandId}).`,
+          data: r,
+          text: `${type} queued for ${r.commands.length} device(s).\n${table(
+            ['DEVICE', 'COMMAND', 'STATE'],
+            r.commands.map((c) => [c.deviceId, c.commandId, c.state]),
+          )}`,
         };
       });
     }),
+  );
+}
+
+function describePending(a: ApprovalRecord): string {
+  const why = a.guardrail === 'full_wipe' ? 'a full wipe' : `${a.deviceCount} devices is over the threshold`;
+  return (
+    `${a.type} for ${a.deviceCount} device(s) needs a second administrator (${why}).\n` +
+    `Approval request ${a.id}: ${a.state}, expires ${a.expiresAt}.\n` +
+    `Another administrator runs: enclave approvals approve ${a.id}`
   );
 }

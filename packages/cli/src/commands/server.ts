@@ -32,6 +32,9 @@ export interface RunServerOptions {
   publicUrl?: string;
   deviceLimit?: number;
   attachmentLimitMb?: number;
+  approvalThreshold?: number;
+  approvalDelaySeconds?: number;
+  wipeLimitPerHour?: number;
   logLevel?: string;
   organization?: string;
   json: boolean;
@@ -62,6 +65,9 @@ const SERVER_FLAG_NAMES: Record<string, string> = {
   publicUrl: '--public-url',
   deviceLimit: '--device-limit',
   attachmentLimitMb: '--attachment-limit-mb',
+  approvalThreshold: '--approval-threshold',
+  approvalDelaySeconds: '--approval-delay',
+  wipeLimitPerHour: '--wipe-limit',
   logLevel: '--log-level',
   organization: '--org',
   adminEmail: '--admin-email',
@@ -145,6 +151,9 @@ const ServeFlags = z
     publicUrl: z.string().min(1).optional(),
     deviceLimit: z.coerce.number().int().min(1).max(100).optional(),
     attachmentLimitMb: z.coerce.number().int().min(1).max(10_000).optional(),
+    approvalThreshold: z.coerce.number().int().min(1).max(100_000).optional(),
+    approvalDelay: z.coerce.number().int().min(0).max(86_400).optional(),
+    wipeLimit: z.coerce.number().int().min(1).max(100_000).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
     org: z.string().trim().min(1).max(100).optional(),
   })
@@ -215,6 +224,9 @@ export function registerServerCommands(program: Command, env: CommandEnv): void 
       .option('--public-url <url>', 'the https:// URL devices use (put in activation QR codes)')
       .option('--device-limit <n>', 'active devices per user (default 5)')
       .option('--attachment-limit-mb <n>', 'largest attachment in MB (default 100)')
+      .option('--approval-threshold <n>', 'commands for more devices need a second admin (default 10)')
+      .option('--approval-delay <seconds>', 'cancellable delay before an approved action runs (default 60)')
+      .option('--wipe-limit <n>', 'devices one administrator may wipe per hour (default 20)')
       .option('--org <name>', 'organisation name, used when this start creates the installation')
       .option(
         '--log-level <level>',
@@ -237,6 +249,9 @@ export function registerServerCommands(program: Command, env: CommandEnv): void 
             ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),
             ...(o.deviceLimit ? { deviceLimit: o.deviceLimit } : {}),
             ...(o.attachmentLimitMb ? { attachmentLimitMb: o.attachmentLimitMb } : {}),
+            ...(o.approvalThreshold ? { approvalThreshold: o.approvalThreshold } : {}),
+            ...(o.approvalDelay !== undefined ? { approvalDelaySeconds: o.approvalDelay } : {}),
+            ...(o.wipeLimit ? { wipeLimitPerHour: o.wipeLimit } : {}),
             ...(o.logLevel ? { logLevel: o.logLevel } : {}),
             ...(o.org ? { organization: o.org } : {}),
           },

@@ -228,6 +228,22 @@ describe(`the whole path as separate processes (${DB})`, () => {
     assert.ok(d.compliance);
     const sync = ok(inst.enclave(['device', 'sync', '--dir', deviceDir, '--json']));
     assert.equal(sync.json.status, 'active');
+    // A posture report from flags: the default policy has no OS minimum, so passcode + encryption suffice.
+    const posture = ok(
+      inst.enclave([
+        'device',
+        'sync',
+        '--dir',
+        deviceDir,
+        '--os-version',
+        '17.4',
+        '--passcode-set',
+        '--encrypted',
+        '--json',
+      ]),
+    );
+    assert.equal(posture.json.compliance, 'compliant');
+    assert.deepEqual(posture.json.complianceReasons, []);
   });
 
   it('the activation password appears nowhere in the data directory, the database or the server log', async () => {

@@ -185,6 +185,32 @@ export async function createFakeServer(opts: FakeServerOptions): Promise<FakeSer
           commands: [],
         });
       }
+      case 'POST /api/v1/device/posture': {
+        const deviceId = tokens.get((req.headers?.authorization ?? '').replace(/^Bearer /, ''));
+        if (!deviceId) return error(401, 'unauthenticated', 'no token');
+        // Just enough of the rules for CLI tests: a missing passcode is a warning.
+        const r = req.body as { passcodeSet?: boolean };
+        const at = new Date().toISOString();
+        const reasons = r.passcodeSet
+          ? []
+          : [
+              {
+                code: 'passcode_not_set',
+                message: 'the policy requires a passcode',
+                since: at,
+                action: 'block_messaging',
+                enforceAt: at,
+                enforcedAt: null,
+              },
+            ];
+        return json(200, {
+          compliance: reasons.length ? 'warning' : 'compliant',
+          reasons,
+          messagingBlocked: false,
+          quarantined: false,
+          evaluatedAt: at,
+        });
+      }
       default:
         return error(404, 'not_found', `no route ${req.method} ${req.path}`);
     }

@@ -79,7 +79,12 @@ const PASSWORD = 'correct horse battery staple';
 
 /** Opens a complete in-process server on a fresh database. */
 export async function testEnclave(
-  opts: { deviceLimit?: number; attachmentLimitBytes?: number; webhooks?: AppOptions['webhooks'] } = {},
+  opts: {
+    deviceLimit?: number;
+    attachmentLimitBytes?: number;
+    webhooks?: AppOptions['webhooks'];
+    approvals?: AppOptions['approvals'];
+  } = {},
 ): Promise<TestEnclave> {
   const db = await freshDatabase();
   const enclave = await openEnclave({
@@ -93,6 +98,7 @@ export async function testEnclave(
     deviceLimit: opts.deviceLimit ?? 5,
     ...(opts.attachmentLimitBytes ? { attachmentLimitBytes: opts.attachmentLimitBytes } : {}),
     ...(opts.webhooks ? { webhooks: opts.webhooks } : {}),
+    ...(opts.approvals ? { approvals: opts.approvals } : {}),
   });
   await app.ready();
   const inject: TestEnclave['inject'] = async (method, url, o = {}) => {

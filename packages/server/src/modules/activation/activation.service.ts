@@ -22,6 +22,8 @@ export interface ActivationOptions {
   serverSetup: string;
   publicUrl: string;
   deviceLimit: number;
+  /** The user's effective policy's `devicesPerUser`; the lower of it and `deviceLimit` applies. */
+  deviceLimitFor?: (userId: string, email: string) => Promise<number>;
 }
 
 type Status = 'live' | 'used' | 'expired' | 'locked';
@@ -66,7 +68,15 @@ export class ActivationService {
     private readonly bus: Bus,
   ) {}
 
-  async create(input: { email: string; expiresInSeconds: number }, by: AdminPrincipal, ip: string) {
+  /**
+   * Creates an activation password. `by` is the administrator, or — through self-service — the
+   * employee for their own user (`{ kind: 'employee' }`).
+   */
+  async create(
+    input: { email: string; expiresInSeconds: number },
+    by: AdminPrincipal | { kind: 'employee'; userId: string; email: string },
+    ip: string,
+  ) {
     const user = await this.users.byEmail(input.email);
     const now = new Date();
     const live = (await this.repo.listForUser(user.id)).filter((r) => activationStatus(r) === 'live');
@@ -98,13 +108,13 @@ export class ActivationService {
       failed_attempts: 0,
       expires_at: new Date(now.getTime() + input.expiresInSeconds * 1000).toISOString(),
       created_at: now.toISOString(),
-      created_by: by.adminId,
+      created_by: by.kind === 'admin' ? by.adminId : null,
       used_at: null,
       device_id: null,
     };
     await this.repo.insert(row);
     await this.audit.record({
-      actor: actorOf(by),
+      actor: by.kind === 'admin' ? actorOf(by) : { type: 'employee', id: by.userId, label: by.email },
       action: 'activation.created',
       target: user.email,
       details: { activationId: id, expiresAt: row.expires_at },
@@ -322,19 +332,23 @@ export class ActivationService {
         'the sealed activation request cannot be opened or is malformed',
       );
     }
-    if (user.deviceCount >= this.opts.deviceLimit) {
+    const limit = Math.min(
+      this.opts.deviceLimit,
+      (await this.opts.deviceLimitFor?.(user.id, user.email)) ?? Infinity,
+    );
+    if (user.deviceCount >= limit) {
       await this.audit.record({
         actor: anon,
         action: 'activation.failed',
         target: user.email,
         outcome: 'failure',
-        details: { reason: 'device_limit', limit: this.opts.deviceLimit },
+        details: { reason: 'device_limit', limit },
         ip,
       });
       throw new AppError(
         409,
         'device_limit_reached',
-        `this user already has ${this.opts.deviceLimit} active devices: revoke one first`,
+        `this user already has ${limit} active devices (the limit of their policy): revoke one first`,
       );
     }
     const deviceId = crypto.randomUUID();

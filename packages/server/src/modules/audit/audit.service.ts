@@ -4,7 +4,7 @@ import { isUniqueViolation } from '../../platform/db/database.js';
 import { type AuditRepository, type AuditRow, GENESIS } from './audit.repository.js';
 
 export interface AuditActor {
-  type: 'admin' | 'device' | 'system' | 'anonymous';
+  type: 'admin' | 'device' | 'system' | 'anonymous' | 'employee';
   id?: string | null;
   label?: string | null;
 }

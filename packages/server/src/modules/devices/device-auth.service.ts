@@ -9,6 +9,7 @@ import type { AuditService } from '../audit/index.js';
 import type { PkiService } from '../pki/index.js';
 import type { DeviceRepository } from './device.repository.js';
 import type { CommandService } from './command.service.js';
+import { complianceReasonsOf } from './present.js';
 
 const CHALLENGE_TTL_MS = 60_000;
 const TOKEN_TTL_MS = 15 * 60_000;
@@ -17,6 +18,12 @@ const TOKEN_TTL_MS = 15 * 60_000;
 export interface DevicePolicySource {
   forDevice(userId: string, userEmail: string): Promise<DevicePolicy>;
 }
+
+/** What a quarantined device may still reach (its own status and posture; self-service later). */
+export const QUARANTINE_ALLOWED_PATHS: ReadonlySet<string> = new Set([
+  '/api/v1/device/me',
+  '/api/v1/device/posture',
+]);
 
 const revoked = () => new AppError(401, 'device_revoked', 'this device has been revoked by the organisation');
 
@@ -124,6 +131,13 @@ export class DeviceAuthService {
     if (s.status !== 'active') throw revoked();
     if (s.expires_at <= new Date().toISOString())
       throw new AppError(401, 'session_expired', 'the device token expired; authenticate again');
+    // Quarantine (a compliance action): only the paths that let the device get back in line.
+    if (Number(s.quarantined ?? 0) === 1 && !QUARANTINE_ALLOWED_PATHS.has(request.url.split('?')[0] ?? ''))
+      throw new AppError(
+        403,
+        'device_quarantined',
+        'this device is quarantined for breaking the compliance policy: see GET /api/v1/device/me',
+      );
     return { kind: 'device', deviceId: s.device_id, userId: s.user_id, userEmail: s.user_email };
   }
 
@@ -141,7 +155,8 @@ export class DeviceAuthService {
       deviceId: device.id,
       userEmail: device.user_email,
       status: 'active' as const,
-      compliance: 'unknown',
+      compliance: device.compliance ?? 'unknown',
+      complianceReasons: complianceReasonsOf(device),
       policy: await this.policies.forDevice(device.user_id, device.user_email),
       commands,
     };

@@ -118,6 +118,7 @@ export class DeviceRepository {
         'devices.status',
         'devices.user_id',
         'users.email as user_email',
+        'devices.quarantined',
       ])
       .where('device_sessions.token_hash', '=', hash)
       .executeTakeFirst();

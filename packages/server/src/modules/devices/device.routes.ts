@@ -1,4 +1,6 @@
+import { z } from 'zod';
 import {
+  ApprovalSchema,
   CommandAckResultSchema,
   CommandAckSchema,
   DeviceChallengeResultSchema,
@@ -49,13 +51,14 @@ export function deviceRoutes(
     route({
       method: 'POST',
       url: '/api/v1/devices/:id/commands',
-      summary: 'Send a signed remote command (lock, unlock, wipe-work, wipe, revoke, ping)',
+      summary:
+        'Send a signed remote command (lock, unlock, wipe-work, wipe, revoke, ping); a full wipe becomes an approval request',
       tag: 'devices',
       auth: 'admin',
       permission: 'devices:lock',
       params: IdParamsSchema,
       body: DeviceCommandCreateSchema,
-      response: DeviceCommandSchema,
+      response: z.union([DeviceCommandSchema, ApprovalSchema]),
       status: 201,
       handler: ({ params, body, principal, ip }) =>
         devices.command(params.id, body.type, principal, ip, { reason: body.reason, message: body.message }),

@@ -1,8 +1,7 @@
-import { type CommandType, type Permission, roleHasPermission } from '@enclave/protocol';
+import { type Approval, type CommandType, type Permission, roleHasPermission } from '@enclave/protocol';
 import type { Bus } from '../../platform/bus/bus.js';
 import { AppError, forbidden, notFound } from '../../platform/http/app-error.js';
 import type { AdminPrincipal } from '../../platform/http/route.js';
-import { actorOf } from '../admins/index.js';
 import type { AuditActor, AuditService } from '../audit/index.js';
 import type { CommandService } from './command.service.js';
 import type { PkiService } from '../pki/index.js';
@@ -19,6 +18,25 @@ const COMMAND_PERMISSION: Record<CommandType, Permission> = {
   revoke: 'devices:revoke',
 };
 
+/** The guardrail check a command passes before it is sent (implemented by the approvals module). */
+export interface CommandGuard {
+  /** Returns the approval request the command became, or null to send it now; throws 429 over the wipe rate. */
+  gate(req: {
+    type: CommandType;
+    deviceIds: string[];
+    target: { deviceIds?: string[]; userEmail?: string; groupName?: string };
+    by: AdminPrincipal;
+    ip: string;
+    reason?: string | undefined;
+    message?: string | undefined;
+  }): Promise<Approval | null>;
+}
+
+/** Which permission a command type needs (also what an approver must hold). */
+export function commandPermission(type: CommandType): Permission {
+  return COMMAND_PERMISSION[type];
+}
+
 /** The device inventory and the commands administrators send to devices. */
 export class DeviceService {
   constructor(
@@ -27,6 +45,7 @@ export class DeviceService {
     private readonly audit: AuditService,
     private readonly bus: Bus,
     private readonly commands: CommandService,
+    private readonly guard?: CommandGuard,
   ) {}
 
   async list(q: {
@@ -60,10 +79,37 @@ export class DeviceService {
     const row = await this.devices.byId(id);
     if (!row) throw notFound('device');
     if (row.status === 'revoked') throw new AppError(409, 'conflict', 'the device is already revoked');
+    // Guardrails (module approvals): a full wipe waits for a second administrator; wipes are rate-limited.
+    const held = await this.guard?.gate({
+      type,
+      deviceIds: [id],
+      target: { deviceIds: [id] },
+      by,
+      ip,
+      ...opts,
+    });
+    if (held) return held;
+    return this.execute(id, type, { adminId: by.adminId, email: by.email }, ip, opts);
+  }
+
+  /**
+   * Sends a command the caller has already authorised (permission and guardrails checked), to an
+   * active device. Approved bulk actions run through here.
+   */
+  async execute(
+    id: string,
+    type: CommandType,
+    by: { adminId: string; email: string },
+    ip: string | null,
+    opts: { reason?: string | undefined; message?: string | undefined } = {},
+  ) {
+    const row = await this.devices.byId(id);
+    if (!row) throw notFound('device');
+    if (row.status === 'revoked') throw new AppError(409, 'conflict', 'the device is already revoked');
     if (type !== 'revoke') {
       const cmd = await this.commands.create(id, type, by.adminId, { message: opts.message });
       await this.audit.record({
-        actor: actorOf(by),
+        actor: { type: 'admin', id: by.adminId, label: by.email },
         action: 'device.command_sent',
         target: id,
         details: {
@@ -84,6 +130,13 @@ export class DeviceService {
     const row = await this.devices.byId(deviceId);
     if (!row || row.status === 'revoked') return;
     await this.revoke(deviceId, row, { type: 'system', id: null, label: 'wipe completed' }, null, 'wiped');
+  }
+
+  /** Revokes a device on the system's behalf (a compliance action); no-op if already revoked. */
+  async revokeBySystem(deviceId: string, reason: string): Promise<void> {
+    const row = await this.devices.byId(deviceId);
+    if (!row || row.status === 'revoked') return;
+    await this.revoke(deviceId, row, { type: 'system', id: null, label: 'compliance' }, null, reason);
   }
 
   private async revoke(

@@ -1,5 +1,15 @@
-import type { CommandState, CommandType, Device } from '@enclave/protocol';
+import type { CommandState, CommandType, ComplianceReason, Device } from '@enclave/protocol';
 import type { CommandRow, DeviceRow } from './device.repository.js';
+
+/** The reasons stored by the compliance module on the device row (a JSON array). */
+export function complianceReasonsOf(row: { compliance_reasons?: string }): ComplianceReason[] {
+  try {
+    const v = JSON.parse(row.compliance_reasons ?? '[]') as unknown;
+    return Array.isArray(v) ? (v as ComplianceReason[]) : [];
+  } catch {
+    return [];
+  }
+}
 
 export function presentDevice(row: DeviceRow & { user_email: string }): Device {
   return {
@@ -10,8 +20,9 @@ export function presentDevice(row: DeviceRow & { user_email: string }): Device {
     platform: row.platform,
     clientVersion: row.client_version,
     status: row.status as Device['status'],
-    // Compliance rules arrive with device management; until a device has been evaluated it is unknown.
-    compliance: 'unknown',
+    // Until a device has been evaluated (module compliance) it is unknown.
+    compliance: (row.compliance ?? 'unknown') as Device['compliance'],
+    complianceReasons: complianceReasonsOf(row),
     certificateSerial: row.certificate_serial,
     certificateNotAfter: row.certificate_not_after,
     activatedAt: row.activated_at,

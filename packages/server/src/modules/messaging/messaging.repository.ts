@@ -261,6 +261,16 @@ export class MessagingRepository {
       .execute();
   }
 
+  /** Compliance may block a device's messaging (`devices.messaging_blocked`). */
+  async isMessagingBlocked(deviceId: string): Promise<boolean> {
+    const r = await this.db
+      .selectFrom('devices')
+      .select('messaging_blocked')
+      .where('id', '=', deviceId)
+      .executeTakeFirst();
+    return Number(r?.messaging_blocked ?? 0) === 1;
+  }
+
   async hasPendingRemoval(conversationId: string): Promise<boolean> {
     const r = await this.db
       .selectFrom('conversation_devices')
@@ -395,6 +405,9 @@ export class MessagingRepository {
           .where('conversation_devices.conversation_id', '=', input.conversationId)
           .where('conversation_devices.state', '=', 'member')
           .where('devices.status', '=', 'active')
+          // A device blocked by compliance gets no application messages (commits still reach it, so
+          // its MLS state stays current and it can read again once the block is lifted).
+          .where('devices.messaging_blocked', '=', 0)
           .where('conversation_devices.device_id', '!=', input.senderDeviceId)
           .execute()
       ).map((r) => r.device_id);

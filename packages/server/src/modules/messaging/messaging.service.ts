@@ -14,6 +14,12 @@ import type { DevicePrincipal } from '../../platform/http/route.js';
 import type { UserService } from '../users/index.js';
 import { type ConversationRow, type MessagingRepository, StaleEpoch } from './messaging.repository.js';
 
+const blocked = () =>
+  new AppError(
+    403,
+    'device_blocked',
+    'messaging is blocked on this device because it breaks the compliance policy: see GET /api/v1/device/me',
+  );
 const notMember = () => new AppError(403, 'not_a_member', 'this device is not a member of that conversation');
 const stale = (epoch: number) =>
   new AppError(
@@ -151,6 +157,7 @@ export class MessagingService {
       removedDeviceIds: string[];
     },
   ) {
+    if (await this.repo.isMessagingBlocked(p.deviceId)) throw blocked();
     const c = await this.requireMember(p, conversationId);
     if (tooLarge(input.commit) || (input.welcome && tooLarge(input.welcome, MAX_WELCOME_BYTES)))
       throw new AppError(413, 'message_too_large', 'the commit or Welcome is too large');
@@ -204,6 +211,7 @@ export class MessagingService {
     conversationId: string,
     input: { epoch: number; messageId: string; ciphertext: string },
   ) {
+    if (await this.repo.isMessagingBlocked(p.deviceId)) throw blocked();
     const c = await this.requireMember(p, conversationId);
     if (tooLarge(input.ciphertext))
       throw new AppError(

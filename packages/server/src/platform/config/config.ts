@@ -31,6 +31,12 @@ export const ServerConfigSchema = z
     deviceLimit: z.number().int().min(1).max(100).default(5),
     /** Largest attachment in MB (default 100). */
     attachmentLimitMb: z.number().int().min(1).max(10_000).default(100),
+    /** A command for more devices than this needs a second administrator's approval (default 10). */
+    approvalThreshold: z.number().int().min(1).max(100_000).default(10),
+    /** Seconds an approved bulk action waits, cancellable, before it runs (default 60). */
+    approvalDelaySeconds: z.number().int().min(0).max(86_400).default(60),
+    /** Devices one administrator may wipe per hour (default 20). */
+    wipeLimitPerHour: z.number().int().min(1).max(100_000).default(20),
     /** Organisation name; used only when this start creates the installation. */
     organization: z.string().trim().min(1).max(100).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

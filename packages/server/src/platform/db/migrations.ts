@@ -370,6 +370,110 @@ function migrationsFor(kind: 'sqlite' | 'postgres'): Record<string, Migration> {
         );
       },
     },
+    '0009_selfservice': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('employee_accounts')
+          .addColumn('user_id', 'text', (c) => c.primaryKey().references('users.id').onDelete('cascade'))
+          .addColumn('password_hash', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('employee_invitations')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('code_hash', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .addColumn('used_at', 'text')
+          .addColumn('created_by', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createTable('employee_sessions')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('token_hash', 'text', (c) => c.notNull().unique())
+          .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
+    '0008_approvals': {
+      async up(db: Kysely<unknown>) {
+        // Guarded commands (bulk over the threshold, full wipes) wait here for a second administrator.
+        await db.schema
+          .createTable('command_approvals')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('target', 'text', (c) => c.notNull())
+          .addColumn('device_ids', 'text', (c) => c.notNull())
+          .addColumn('message', 'text')
+          .addColumn('reason', 'text')
+          .addColumn('guardrail', 'text', (c) => c.notNull())
+          .addColumn('requested_by', 'text', (c) => c.notNull())
+          .addColumn('requested_by_email', 'text', (c) => c.notNull())
+          .addColumn('requested_by_role', 'text', (c) => c.notNull())
+          .addColumn('decided_by', 'text')
+          .addColumn('decided_by_email', 'text')
+          .addColumn('decision_reason', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .addColumn('decided_at', 'text')
+          .addColumn('run_after', 'text')
+          .addColumn('executed_at', 'text')
+          .addColumn('command_ids', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema
+          .createIndex('command_approvals_state')
+          .on('command_approvals')
+          .columns(['state', 'run_after'])
+          .execute();
+      },
+    },
+    '0007_compliance': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('device_postures')
+          .addColumn('device_id', 'text', (c) => c.primaryKey().references('devices.id').onDelete('cascade'))
+          .addColumn('platform', 'text', (c) => c.notNull())
+          .addColumn('os_version', 'text', (c) => c.notNull())
+          .addColumn('client_version', 'text', (c) => c.notNull())
+          .addColumn('passcode_set', 'integer', (c) => c.notNull())
+          .addColumn('storage_encrypted', 'integer', (c) => c.notNull())
+          .addColumn('rooted', 'integer', (c) => c.notNull())
+          .addColumn('reported_at', 'text', (c) => c.notNull())
+          .execute();
+        // The evaluated state lives on the device row so inventory, /device/me and the messaging
+        // fan-out read it without a join; reasons are a JSON array of ComplianceReason.
+        await db.schema
+          .alterTable('devices')
+          .addColumn('compliance', 'text', (c) => c.notNull().defaultTo('unknown'))
+          .execute();
+        await db.schema
+          .alterTable('devices')
+          .addColumn('compliance_reasons', 'text', (c) => c.notNull().defaultTo('[]'))
+          .execute();
+        await db.schema.alterTable('devices').addColumn('compliance_evaluated_at', 'text').execute();
+        await db.schema
+          .alterTable('devices')
+          .addColumn('messaging_blocked', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+        await db.schema
+          .alterTable('devices')
+          .addColumn('quarantined', 'integer', (c) => c.notNull().defaultTo(0))
+          .execute();
+        // One row per scheduled job: a node runs the job only after winning the row with
+        // `UPDATE … WHERE expires_at < now`, so a job runs once per interval across the cluster.
+        await db.schema
+          .createTable('job_leases')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('holder', 'text', (c) => c.notNull())
+          .addColumn('expires_at', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

@@ -60,7 +60,24 @@ export interface Database {
     activated_at: string;
     last_contact_at: string | null;
     revoked_at: string | null;
+    // Compliance state (0007); optional so code that inserts a device need not name it (defaults apply).
+    compliance?: string;
+    compliance_reasons?: string;
+    compliance_evaluated_at?: string | null;
+    messaging_blocked?: number;
+    quarantined?: number;
   };
+  device_postures: {
+    device_id: string;
+    platform: string;
+    os_version: string;
+    client_version: string;
+    passcode_set: number;
+    storage_encrypted: number;
+    rooted: number;
+    reported_at: string;
+  };
+  job_leases: { name: string; holder: string; expires_at: string };
   device_commands: {
     id: string;
     device_id: string;
@@ -78,6 +95,28 @@ export interface Database {
     acknowledged_at: string | null;
     completed_at: string | null;
     failure_reason: string | null;
+  };
+  command_approvals: {
+    id: string;
+    state: string;
+    type: string;
+    target: string;
+    device_ids: string;
+    message: string | null;
+    reason: string | null;
+    guardrail: string;
+    requested_by: string;
+    requested_by_email: string;
+    requested_by_role: string;
+    decided_by: string | null;
+    decided_by_email: string | null;
+    decision_reason: string | null;
+    created_at: string;
+    expires_at: string;
+    decided_at: string | null;
+    run_after: string | null;
+    executed_at: string | null;
+    command_ids: string;
   };
   device_challenges: { id: string; device_id: string; nonce: string; expires_at: string };
   device_sessions: {
@@ -183,4 +222,21 @@ export interface Database {
   };
   policy_user_assignments: { user_id: string; policy_id: string; assigned_at: string };
   policy_group_assignments: { group_id: string; policy_id: string; rank: number; assigned_at: string };
+  employee_accounts: { user_id: string; password_hash: string; created_at: string; updated_at: string };
+  employee_invitations: {
+    id: string;
+    user_id: string;
+    code_hash: string;
+    expires_at: string;
+    used_at: string | null;
+    created_by: string | null;
+    created_at: string;
+  };
+  employee_sessions: {
+    id: string;
+    token_hash: string;
+    user_id: string;
+    created_at: string;
+    expires_at: string;
+  };
 }

@@ -34,7 +34,13 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string): Rec
         r.auth === 'none'
           ? []
           : [
-              { [r.auth === 'admin' ? 'adminBearer' : 'deviceBearer']: [] },
+              {
+                [r.auth === 'admin'
+                  ? 'adminBearer'
+                  : r.auth === 'employee'
+                    ? 'employeeBearer'
+                    : 'deviceBearer']: [],
+              },
               ...(r.auth === 'admin' ? [{ adminCookie: [] }] : []),
             ],
       parameters,
@@ -80,6 +86,7 @@ export function buildOpenApi(routes: readonly RouteSpec[], version: string): Rec
           name: 'enclave_session',
           description: 'plus x-csrf-token on unsafe methods',
         },
+        employeeBearer: { type: 'http', scheme: 'bearer', description: 'token from POST /api/v1/self/login' },
         deviceBearer: {
           type: 'http',
           scheme: 'bearer',

@@ -2,12 +2,13 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import { roleHasPermission } from '@enclave/protocol';
 import { ZodError, type z } from 'zod';
 import { AppError, forbidden } from './app-error.js';
-import type { AdminPrincipal, DevicePrincipal, Principal, RouteSpec } from './route.js';
+import type { AdminPrincipal, DevicePrincipal, EmployeePrincipal, Principal, RouteSpec } from './route.js';
 
 /** Resolves who is calling. Implemented by the auth and device modules; platform knows only this shape. */
 export interface Authenticator {
   admin(request: FastifyRequest): Promise<AdminPrincipal>;
   device(request: FastifyRequest): Promise<DevicePrincipal>;
+  employee?(request: FastifyRequest): Promise<EmployeePrincipal>;
 }
 
 function parseWith<T>(schema: z.ZodType<T> | undefined, value: unknown, where: string): T {
@@ -51,6 +52,9 @@ export function registerRoutes(
             throw forbidden(`the ${admin.role} role does not have the ${spec.permission} permission`);
           }
           principal = admin;
+        } else if (spec.auth === 'employee') {
+          if (!auth.employee) throw new AppError(404, 'not_found', 'self-service is not enabled');
+          principal = await auth.employee(request);
         } else if (spec.auth === 'device') {
           principal = await auth.device(request);
         }

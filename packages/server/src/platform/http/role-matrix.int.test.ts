@@ -126,9 +126,37 @@ const MATRIX: Record<string, MatrixEntry> = {
     permission: 'devices:read',
     probe: () => ({ url: `/api/v1/devices/${id()}`, allowed: 404 }),
   },
+  'POST /api/v1/users/:id/invitations': {
+    permission: 'users:write',
+    probe: () => ({ url: `/api/v1/users/${id()}/invitations`, allowed: 404 }),
+  },
   'POST /api/v1/devices/:id/commands': {
     permission: 'devices:lock',
     probe: () => ({ url: `/api/v1/devices/${id()}/commands`, body: { type: 'lock' }, allowed: 404 }),
+  },
+  'POST /api/v1/commands': {
+    permission: 'devices:lock',
+    probe: () => ({ url: '/api/v1/commands', body: { type: 'lock', deviceIds: [id()] }, allowed: 404 }),
+  },
+  'GET /api/v1/approvals': {
+    permission: 'devices:read',
+    probe: () => ({ url: '/api/v1/approvals?state=pending_approval', allowed: 200 }),
+  },
+  'GET /api/v1/approvals/:id': {
+    permission: 'devices:read',
+    probe: () => ({ url: `/api/v1/approvals/${id()}`, allowed: 404 }),
+  },
+  'POST /api/v1/approvals/:id/approve': {
+    permission: 'approvals:decide',
+    probe: () => ({ url: `/api/v1/approvals/${id()}/approve`, body: {}, allowed: 404 }),
+  },
+  'POST /api/v1/approvals/:id/deny': {
+    permission: 'approvals:decide',
+    probe: () => ({ url: `/api/v1/approvals/${id()}/deny`, body: {}, allowed: 404 }),
+  },
+  'POST /api/v1/approvals/:id/cancel': {
+    permission: 'devices:lock',
+    probe: () => ({ url: `/api/v1/approvals/${id()}/cancel`, allowed: 404 }),
   },
   'GET /api/v1/audit': { permission: 'audit:read', probe: () => ({ url: '/api/v1/audit', allowed: 200 }) },
   'GET /api/v1/audit/verify': {

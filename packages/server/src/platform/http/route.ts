@@ -15,10 +15,17 @@ export interface DevicePrincipal {
   userId: string;
   userEmail: string;
 }
+/** An employee signed in to the self-service portal: acts only on their own user and devices. */
+export interface EmployeePrincipal {
+  kind: 'employee';
+  userId: string;
+  email: string;
+  sessionId: string;
+}
 export interface AnonymousPrincipal {
   kind: 'anonymous';
 }
-export type Principal = AdminPrincipal | DevicePrincipal | AnonymousPrincipal;
+export type Principal = AdminPrincipal | DevicePrincipal | EmployeePrincipal | AnonymousPrincipal;
 
 export interface RouteContext<B, Q, P, A extends Principal> {
   body: B;
@@ -34,8 +41,10 @@ type PrincipalFor<K extends RouteAuth> = K extends 'admin'
   ? AdminPrincipal
   : K extends 'device'
     ? DevicePrincipal
-    : AnonymousPrincipal;
-export type RouteAuth = 'none' | 'admin' | 'device';
+    : K extends 'employee'
+      ? EmployeePrincipal
+      : AnonymousPrincipal;
+export type RouteAuth = 'none' | 'admin' | 'device' | 'employee';
 
 /**
  * One API route, declared once: the server registers it, the OpenAPI document is generated from

@@ -1,0 +1,86 @@
+import {
+  ApprovalDecisionSchema,
+  ApprovalListQuerySchema,
+  ApprovalListSchema,
+  ApprovalSchema,
+  BulkCommandCreateSchema,
+  BulkCommandResultSchema,
+  IdParamsSchema,
+} from '@enclave/protocol';
+import { route, type RouteSpec } from '../../platform/http/route.js';
+import type { ApprovalService } from './approval.service.js';
+
+export function approvalRoutes(approvals: ApprovalService): RouteSpec[] {
+  return [
+    route({
+      method: 'POST',
+      url: '/api/v1/commands',
+      summary:
+        'One command for many devices (ids, a user or a group); over the threshold, or a full wipe, it becomes an approval request',
+      tag: 'devices',
+      auth: 'admin',
+      permission: 'devices:lock',
+      body: BulkCommandCreateSchema,
+      response: BulkCommandResultSchema,
+      status: 201,
+      handler: ({ body, principal, ip }) => approvals.bulk(body, principal, ip),
+    }),
+    route({
+      method: 'GET',
+      url: '/api/v1/approvals',
+      summary: 'Approval requests, newest first',
+      tag: 'approvals',
+      auth: 'admin',
+      permission: 'devices:read',
+      query: ApprovalListQuerySchema,
+      response: ApprovalListSchema,
+      handler: ({ query }) => approvals.list(query.state),
+    }),
+    route({
+      method: 'GET',
+      url: '/api/v1/approvals/:id',
+      summary: 'One approval request',
+      tag: 'approvals',
+      auth: 'admin',
+      permission: 'devices:read',
+      params: IdParamsSchema,
+      response: ApprovalSchema,
+      handler: ({ params }) => approvals.get(params.id),
+    }),
+    route({
+      method: 'POST',
+      url: '/api/v1/approvals/:id/approve',
+      summary: 'Approve a request (a second administrator); it runs after the cancellable delay',
+      tag: 'approvals',
+      auth: 'admin',
+      permission: 'approvals:decide',
+      params: IdParamsSchema,
+      body: ApprovalDecisionSchema.optional(),
+      response: ApprovalSchema,
+      handler: ({ params, body, principal, ip }) => approvals.approve(params.id, principal, ip, body?.reason),
+    }),
+    route({
+      method: 'POST',
+      url: '/api/v1/approvals/:id/deny',
+      summary: 'Deny a request (a second administrator)',
+      tag: 'approvals',
+      auth: 'admin',
+      permission: 'approvals:decide',
+      params: IdParamsSchema,
+      body: ApprovalDecisionSchema.optional(),
+      response: ApprovalSchema,
+      handler: ({ params, body, principal, ip }) => approvals.deny(params.id, principal, ip, body?.reason),
+    }),
+    route({
+      method: 'POST',
+      url: '/api/v1/approvals/:id/cancel',
+      summary: 'Cancel a pending or approved request before it runs (the requester or a decider)',
+      tag: 'approvals',
+      auth: 'admin',
+      permission: 'devices:lock',
+      params: IdParamsSchema,
+      response: ApprovalSchema,
+      handler: ({ params, principal, ip }) => approvals.cancel(params.id, principal, ip),
+    }),
+  ];
+}

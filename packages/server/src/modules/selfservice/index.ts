@@ -1,0 +1,2 @@
+export { SelfServiceService } from './selfservice.service.js';
+export { selfServiceRoutes } from './selfservice.routes.js';
