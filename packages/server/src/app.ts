@@ -56,6 +56,8 @@ import {
 import { type Bus, InProcessBus } from './platform/bus/bus.js';
 import { AppError } from './platform/http/app-error.js';
 import { buildOpenApi } from './platform/http/openapi.js';
+import { Metrics } from './platform/metrics/metrics.js';
+import { wireHttpMetrics, wireServiceMetrics } from './metrics.wiring.js';
 import { installErrorHandler, registerRoutes } from './platform/http/register.js';
 import { route, type RouteSpec } from './platform/http/route.js';
 import { VERSION } from './version.js';
@@ -76,6 +78,8 @@ export interface AppOptions {
   webhooks?: WebhookDispatchOptions;
   /** Guardrails: bulk threshold, approval expiry, cancellable delay, wipe rate limit. */
   approvals?: ApprovalOptions;
+  /** The Prometheus registry this node reports to (a fresh one by default). */
+  metrics?: Metrics;
 }
 
 export interface Services {
@@ -101,6 +105,7 @@ export interface Services {
   bus: Bus;
   webhooks: WebhookService;
   webhookDispatcher: WebhookDispatcher;
+  metrics: Metrics;
 }
 
 /** Wires repositories → services → routes. Each service names its own dependencies. */
@@ -201,6 +206,7 @@ export function buildServices(enclave: Enclave, opts: AppOptions): Services {
     bus,
     webhooks,
     webhookDispatcher,
+    metrics: opts.metrics ?? new Metrics(),
   };
 }
 
@@ -284,6 +290,8 @@ export async function buildApp(
     done(null, payload);
   });
   const services = buildServices(enclave, opts);
+  wireServiceMetrics(services.metrics, services, enclave);
+  wireHttpMetrics(services.metrics, app, () => hub.connectedDevices);
   const routes = routeTable(services, enclave);
   let openapi: Record<string, unknown> = {};
   const all = [

@@ -4,12 +4,15 @@ import { openEnclave } from './bootstrap.js';
 import { SYSTEM } from './modules/audit/index.js';
 import { ServerConfigSchema, type ServerConfigInput } from './platform/config/config.js';
 import { kekFilePath } from './platform/keystore/kek.js';
+import { type MetricsListener, startMetricsListener } from './platform/metrics/metrics.js';
 import { VERSION } from './version.js';
 
 export interface RunningServer {
   url: string;
   caFingerprint: string;
   setupCode: string | null;
+  /** `http://HOST:PORT/metrics` when `metricsListen` is set. */
+  metricsUrl?: string;
   close(): Promise<void>;
 }
 
@@ -63,6 +66,25 @@ export async function runServer(
       { cause: err },
     );
   }
+  // Prometheus metrics: plain HTTP on their own address, only when asked for (no auth: loopback or firewall).
+  let metricsListener: MetricsListener | undefined;
+  if (cfg.metricsListen) {
+    try {
+      metricsListener = await startMetricsListener(services.metrics, cfg.metricsListen, (err) =>
+        app.log.error({ err }, 'metrics scrape failed'),
+      );
+    } catch (err) {
+      await app.close();
+      await enclave.close();
+      throw new Error(
+        `cannot listen for metrics on ${cfg.metricsListen.host}:${cfg.metricsListen.port}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        { cause: err },
+      );
+    }
+  }
+  const metricsUrl = metricsListener
+    ? `http://${metricsListener.host.includes(':') ? `[${metricsListener.host}]` : metricsListener.host}:${metricsListener.port}/metrics`
+    : undefined;
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : cfg.listen.port;
   const url = `https://${displayHost}:${port}`;
@@ -105,6 +127,7 @@ export async function runServer(
         setupCode,
         version: VERSION,
         database: enclave.handle.description,
+        ...(metricsUrl ? { metricsUrl } : {}),
       }),
     );
   } else {
@@ -112,6 +135,8 @@ export async function runServer(
     print(`  URL             ${url}`);
     print(`  CA fingerprint  ${enclave.pki.caFingerprint}`);
     print(`  Database        ${enclave.handle.description}`);
+    if (metricsUrl)
+      print(`  Metrics         ${metricsUrl}   (plain HTTP, no auth: keep it on loopback or firewalled)`);
     if (enclave.kek.source === 'file') {
       print(`  Key file        ${kekFilePath(cfg.dataDir)}${enclave.kek.created ? ' (created now)' : ''}`);
       print(
@@ -133,12 +158,14 @@ export async function runServer(
     url,
     caFingerprint: enclave.pki.caFingerprint,
     setupCode,
+    ...(metricsUrl ? { metricsUrl } : {}),
     async close() {
       if (closed) return;
       closed = true;
       clearInterval(purge);
       await services.complianceJob.stop();
       clearInterval(approvalsTick);
+      await metricsListener?.close();
       await app.close();
       await enclave.close();
     },

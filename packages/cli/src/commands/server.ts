@@ -27,6 +27,7 @@ export interface RunServerOptions {
   dbUrl?: string;
   natsUrl?: string;
   listen?: string;
+  metricsListen?: string;
   tlsCertFile?: string;
   tlsKeyFile?: string;
   publicUrl?: string;
@@ -52,6 +53,20 @@ export interface ServerModule {
   ): Promise<{ caFingerprint: string; dataDir: string; admin?: { id: string; email: string; role: string } }>;
   /** Prints its banner and the ready line (one JSON document with `json`) through `print`. */
   runServer(opts: RunServerOptions, print: (line: string) => void): Promise<RunningServer>;
+  /** Online backup of a single-node (SQLite) installation into one archive file (absent in old builds). */
+  backupEnclave?: (opts: {
+    dataDir: string;
+    out: string;
+    dbUrl?: string;
+    log?: (line: string) => void;
+  }) => Promise<{ out: string; bytes: number; entries: number; caFingerprint: string; organization: string }>;
+  /** Restores an archive into an empty data directory and checks that the KEK opens it. */
+  restoreEnclave?: (opts: {
+    dataDir: string;
+    from: string;
+    kekFile?: string;
+    log?: (line: string) => void;
+  }) => Promise<{ dataDir: string; caFingerprint: string; organization: string; entries: number }>;
 }
 
 /** Server option keys → the flags that set them, so the server's validation errors name the flag. */
@@ -60,6 +75,7 @@ const SERVER_FLAG_NAMES: Record<string, string> = {
   dbUrl: '--db',
   natsUrl: '--nats',
   listen: '--listen',
+  metricsListen: '--metrics-listen',
   tlsCertFile: '--tls-cert',
   tlsKeyFile: '--tls-key',
   publicUrl: '--public-url',
@@ -85,6 +101,7 @@ export function serverError(err: unknown): unknown {
   if (err instanceof Error) {
     if (err.name === 'KekError') return new CliError('kek_invalid', err.message);
     if (err.name === 'InitError') return new CliError('already_initialised', err.message);
+    if (err.name === 'BackupError') return new CliError('backup_failed', err.message);
     if (!(err instanceof CliError)) return new CliError('server_failed', err.message);
   }
   return err;
@@ -144,6 +161,7 @@ const ServeFlags = z
     ...CommonFlags,
     data: z.string().min(1),
     listen: ListenFlag.optional(),
+    metricsListen: ListenFlag.optional(),
     db: z.string().min(1).optional(),
     nats: z.string().min(1).optional(),
     tlsCert: z.string().min(1).optional(),
@@ -162,9 +180,97 @@ const ServeFlags = z
     path: ['tlsCert'],
   });
 
+const BackupFlags = z.object({
+  ...CommonFlags,
+  data: z.string().min(1),
+  out: z.string().min(1),
+  db: z.string().min(1).optional(),
+});
+const RestoreFlags = z.object({
+  ...CommonFlags,
+  data: z.string().min(1),
+  from: z.string().min(1),
+  kekFile: z.string().min(1).optional(),
+});
+
+/** The server module's backup functions, with an actionable error when the build predates them. */
+function backupFunctions(server: ServerModule) {
+  const { backupEnclave, restoreEnclave } = server;
+  if (!backupEnclave || !restoreEnclave)
+    throw new CliError(
+      'server_unavailable',
+      '@enclave/server does not export backupEnclave — rebuild it with `npm run build`',
+    );
+  return { backupEnclave, restoreEnclave };
+}
+
+/** `enclave backup` and `enclave restore` — single-node (SQLite) installations. */
+function registerBackupCommands(program: Command, env: CommandEnv): void {
+  const { ctx } = env;
+  withCommonOptions(
+    program
+      .command('backup')
+      .description('write a consistent backup of a (running) single-node installation to one file')
+      .requiredOption('--data <dir>', 'data directory')
+      .requiredOption('--out <file>', 'archive to write (mode 0600; the KEK is not included)')
+      .option('--db <url>', 'database URL (postgres:// installations are refused: use pg_dump)'),
+  ).action(
+    action(env, BackupFlags, async (o) => {
+      const { backupEnclave } = backupFunctions(await loadServer(ctx));
+      const r = await backupEnclave({
+        dataDir: resolve(o.data),
+        out: resolve(o.out),
+        ...(o.db ? { dbUrl: o.db } : {}),
+        log: (line) => ctx.stderr(`${line}\n`),
+      }).catch((err: unknown) => {
+        throw serverError(err);
+      });
+      const data = { out: r.out, bytes: r.bytes, entries: r.entries, caFingerprint: r.caFingerprint };
+      return {
+        data,
+        text: fields([
+          ['backup', data.out],
+          ['bytes', String(data.bytes)],
+          ['entries', String(data.entries)],
+          ['CA fingerprint', data.caFingerprint],
+        ]),
+      };
+    }),
+  );
+  withCommonOptions(
+    program
+      .command('restore')
+      .description('restore a backup into an empty data directory (needs the KEK: ENCLAVE_KEK or --kek-file)')
+      .requiredOption('--data <dir>', 'new or empty data directory')
+      .requiredOption('--from <file>', 'archive written by `enclave backup`')
+      .option('--kek-file <file>', "the original installation's key file (copied to DATA/kek)"),
+  ).action(
+    action(env, RestoreFlags, async (o) => {
+      const { restoreEnclave } = backupFunctions(await loadServer(ctx));
+      const r = await restoreEnclave({
+        dataDir: resolve(o.data),
+        from: resolve(o.from),
+        ...(o.kekFile ? { kekFile: resolve(o.kekFile) } : {}),
+        log: (line) => ctx.stderr(`${line}\n`),
+      }).catch((err: unknown) => {
+        throw serverError(err);
+      });
+      const data = { dataDir: r.dataDir, caFingerprint: r.caFingerprint };
+      return {
+        data,
+        text: fields([
+          ['data directory', data.dataDir],
+          ['CA fingerprint', data.caFingerprint],
+        ]),
+      };
+    }),
+  );
+}
+
 /** `enclave init` and `enclave server` — run on the server machine, not over the API. */
 export function registerServerCommands(program: Command, env: CommandEnv): void {
   const { ctx } = env;
+  registerBackupCommands(program, env);
 
   withCommonOptions(
     program
@@ -217,6 +323,10 @@ export function registerServerCommands(program: Command, env: CommandEnv): void 
       .description('run the server (initialises on first start if needed)')
       .requiredOption('--data <dir>', 'data directory')
       .option('--listen <host:port>', 'address to listen on, e.g. 0.0.0.0:8443')
+      .option(
+        '--metrics-listen <host:port>',
+        'serve Prometheus /metrics over plain HTTP here, e.g. 127.0.0.1:9464 (off by default; keep on loopback or firewalled)',
+      )
       .option('--db <url>', 'database URL (postgres://… for a cluster)')
       .option('--nats <url>', 'NATS URL (for a cluster)')
       .option('--tls-cert <file>', 'TLS certificate chain (PEM) instead of the one the enterprise CA issues')
@@ -244,6 +354,7 @@ export function registerServerCommands(program: Command, env: CommandEnv): void 
             ...(o.db ? { dbUrl: o.db } : {}),
             ...(o.nats ? { natsUrl: o.nats } : {}),
             ...(o.listen ? { listen: o.listen } : {}),
+            ...(o.metricsListen ? { metricsListen: o.metricsListen } : {}),
             ...(o.tlsCert ? { tlsCertFile: resolve(o.tlsCert) } : {}),
             ...(o.tlsKey ? { tlsKeyFile: resolve(o.tlsKey) } : {}),
             ...(o.publicUrl ? { publicUrl: o.publicUrl } : {}),

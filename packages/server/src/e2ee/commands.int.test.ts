@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { activateDevice, ApiError, authenticateDevice, Messenger, writeDeviceDir } from '@enclave/client';
+import { ApiError, authenticateDevice, Messenger } from '@enclave/client';
+import { activateDeviceDir } from '../test-support/device-dir.js';
 import { type TestEnclave, testEnclave } from '../test-support/harness.js';
 
 // Signed remote commands between a real device directory (SDK) and the in-process server.
@@ -14,36 +15,8 @@ describe('remote commands', () => {
   let admin: string;
   let junior: string;
 
-  async function newDevice(name: string, email: string): Promise<{ dir: string; id: string }> {
-    const p = await t.inject('POST', '/api/v1/activations', { token: admin, body: { email } });
-    const d = await activateDevice({
-      transport: t.transport,
-      email,
-      activationPassword: p.json.password,
-      platform: 'test',
-      clientVersion: '1.0.0',
-    });
-    const dir = path.join(root, name);
-    await writeDeviceDir(
-      dir,
-      {
-        record: {
-          deviceId: d.deviceId,
-          server: 'https://test',
-          userEmail: email,
-          caFingerprint: d.caFingerprint,
-          platform: 'test',
-          clientVersion: '1.0.0',
-          activatedAt: new Date().toISOString(),
-        },
-        certificatePem: d.certificatePem,
-        chainPem: d.chainPem,
-        privateKeyPkcs8: d.privateKeyPkcs8,
-      },
-      { passphrase: null },
-    );
-    return { dir, id: d.deviceId };
-  }
+  const newDevice = (name: string, email: string) => activateDeviceDir(t, admin, email, root, name);
+
   const open = (dir: string) => Messenger.open({ dir, transport: t.transport, passphrase: null });
   async function syncCommands(dir: string) {
     const m = await open(dir);

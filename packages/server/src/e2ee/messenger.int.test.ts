@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { activateDevice, ApiError, Messenger, writeDeviceDir } from '@enclave/client';
+import { ApiError, Messenger } from '@enclave/client';
+import { activateDeviceDir } from '../test-support/device-dir.js';
 import { type TestEnclave, testEnclave } from '../test-support/harness.js';
 
 // Real MLS between real devices (each with its own device directory) through the in-process server.
@@ -15,39 +16,14 @@ describe('end-to-end encrypted messaging between devices', () => {
   const dirs: Record<string, string> = {};
 
   async function newDevice(name: string, email: string): Promise<string> {
-    const p = await t.inject('POST', '/api/v1/activations', { token: admin, body: { email } });
-    const d = await activateDevice({
-      transport: t.transport,
-      email,
-      activationPassword: p.json.password,
-      platform: 'test',
-      clientVersion: '1.0.0',
-    });
-    const dir = path.join(root, name);
-    await writeDeviceDir(
-      dir,
-      {
-        record: {
-          deviceId: d.deviceId,
-          server: 'https://test',
-          userEmail: email,
-          caFingerprint: d.caFingerprint,
-          platform: 'test',
-          clientVersion: '1.0.0',
-          activatedAt: new Date().toISOString(),
-        },
-        certificatePem: d.certificatePem,
-        chainPem: d.chainPem,
-        privateKeyPkcs8: d.privateKeyPkcs8,
-      },
-      { passphrase: null },
-    );
-    const m = await open(dir);
+    const d = await activateDeviceDir(t, admin, email, root, name);
+    const m = await open(d.dir);
     await m.ensureKeyPackages();
     await m.close();
-    dirs[name] = dir;
-    return d.deviceId;
+    dirs[name] = d.dir;
+    return d.id;
   }
+
   const open = (dir: string) => Messenger.open({ dir, transport: t.transport, passphrase: null });
   async function receive(name: string) {
     const m = await open(dirs[name] ?? '');

@@ -24,6 +24,8 @@ export const ServerConfigSchema = z
       .regex(/^(postgres(ql)?:\/\/|sqlite:)/, 'a postgres://… or sqlite:FILE URL')
       .optional(),
     listen: ListenSchema.prefault('127.0.0.1:8443'),
+    /** Plain-HTTP Prometheus listener (`/metrics`), off unless set; keep it on loopback or firewalled. */
+    metricsListen: ListenSchema.optional(),
     publicUrl: z.url({ protocol: /^https$/ }).optional(),
     tlsCertFile: z.string().optional(),
     tlsKeyFile: z.string().optional(),
