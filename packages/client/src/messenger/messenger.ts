@@ -521,7 +521,7 @@ class PassThroughInto extends Writable {
 /** Serial numbers (lower-case hex) on the issuing CA's CRL, for the credential check. */
 function parseCrl(pem: string): Set<string> {
   try {
-    const crl = new x509.X509Crl(pem.replace('X509 CRL', 'CRL').replace('X509 CRL', 'CRL'));
+    const crl = new x509.X509Crl(pem.replace(/X509 CRL/g, 'CRL')); // @peculiar/x509 reads the `CRL` PEM label
     return new Set(crl.entries.map((e) => e.serialNumber.toLowerCase()));
   } catch {
     return new Set();

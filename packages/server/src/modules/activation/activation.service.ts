@@ -289,17 +289,9 @@ export class ActivationService {
     const row = await this.repo.byId(activationId);
     const user = row ? await this.users.get(row.user_id).catch(() => undefined) : undefined;
     if (!row || !user) throw wrongPassword();
-    const anon = { type: 'anonymous' as const, label: user.email };
     const status = activationStatus(row);
     if (status === 'used') {
-      await this.audit.record({
-        actor: anon,
-        action: 'activation.failed',
-        target: user.email,
-        outcome: 'failure',
-        details: { reason: 'used', activationId },
-        ip,
-      });
+      await this.recordFailure(user.email, { reason: 'used', activationId }, ip);
       throw new AppError(
         409,
         'activation_used',
@@ -307,14 +299,7 @@ export class ActivationService {
       );
     }
     if (status === 'expired') {
-      await this.audit.record({
-        actor: anon,
-        action: 'activation.failed',
-        target: user.email,
-        outcome: 'failure',
-        details: { reason: 'expired', activationId },
-        ip,
-      });
+      await this.recordFailure(user.email, { reason: 'expired', activationId }, ip);
       throw new AppError(
         410,
         'activation_expired',
@@ -337,14 +322,7 @@ export class ActivationService {
       (await this.opts.deviceLimitFor?.(user.id, user.email)) ?? Infinity,
     );
     if (user.deviceCount >= limit) {
-      await this.audit.record({
-        actor: anon,
-        action: 'activation.failed',
-        target: user.email,
-        outcome: 'failure',
-        details: { reason: 'device_limit', limit },
-        ip,
-      });
+      await this.recordFailure(user.email, { reason: 'device_limit', limit }, ip);
       throw new AppError(
         409,
         'device_limit_reached',
@@ -387,7 +365,7 @@ export class ActivationService {
       );
     }
     await this.audit.record({
-      actor: anon,
+      actor: { type: 'anonymous', label: user.email },
       action: 'activation.used',
       target: user.email,
       details: { activationId, deviceId },
@@ -413,6 +391,18 @@ export class ActivationService {
       userEmail: user.email,
     };
     return { sealed: channel.sealToDevice(grant) };
+  }
+
+  /** An activation that proved the password but cannot go on (used, expired, device limit). */
+  private async recordFailure(email: string, details: Record<string, unknown>, ip: string): Promise<void> {
+    await this.audit.record({
+      actor: { type: 'anonymous', label: email },
+      action: 'activation.failed',
+      target: email,
+      outcome: 'failure',
+      details,
+      ip,
+    });
   }
 
   async purge(): Promise<void> {

@@ -91,7 +91,7 @@ export class CommandService {
         .execute();
       for (const r of live.filter((x) => fresh.includes(x.id))) this.stateChanged(r, 'delivered');
     }
-    const signerCertificate = (await this.pki.signCommand('')).signerCertificate;
+    const signerCertificate = this.pki.commandSignerPem;
     return live
       .filter((r) => !opts.onlyNew || fresh.includes(r.id))
       .map((r) => ({

@@ -42,6 +42,11 @@ export class PkiService {
   }
 
   /** Signs a command envelope (RFC 8032 Ed25519) with the command key; returns signature and certificate. */
+  /** The command signer's certificate, sent with every command so the device can check the signer. */
+  get commandSignerPem(): string {
+    return this.material.commandSigner.certificate.toString('pem');
+  }
+
   async signCommand(envelope: string): Promise<{ signature: string; signerCertificate: string }> {
     const sig = await signEd25519(
       this.material.commandSigner.privateKey,
@@ -49,7 +54,7 @@ export class PkiService {
     );
     return {
       signature: sig.toString('base64url'),
-      signerCertificate: this.material.commandSigner.certificate.toString('pem'),
+      signerCertificate: this.commandSignerPem,
     };
   }
 
