@@ -8,12 +8,13 @@ import {
   percentile,
   printTable,
   selfCpuSeconds,
+  size,
   startServer,
   writeResult,
 } from './lib.mjs';
 
 export async function activationScenario({
-  count = Number(process.env.BENCH_ACTIVATIONS ?? 40),
+  count = Number(process.env.BENCH_ACTIVATIONS ?? size(40, 4)),
   threads = 2,
 } = {}) {
   const server = await startServer();

@@ -9,10 +9,12 @@ import path from 'node:path';
 import { Agent, request } from 'undici';
 import WebSocket from 'ws';
 import { adminFor } from './admin.mjs';
-import { cpuSeconds, machine, percentile, printTable, startServer, writeResult } from './lib.mjs';
+import { cpuSeconds, machine, percentile, printTable, size, startServer, writeResult } from './lib.mjs';
 import { seed } from './relay.mjs';
 
-export async function commandsScenario({ devices = Number(process.env.BENCH_DEVICES ?? 1000) } = {}) {
+export async function commandsScenario({
+  devices = Number(process.env.BENCH_DEVICES ?? size(1000, 60)),
+} = {}) {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'enclave-cmd-bench-'));
   const kek = randomBytes(32).toString('base64url');
   const seeded = await seed(dataDir, kek, devices);

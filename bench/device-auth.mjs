@@ -11,14 +11,15 @@ import {
   printTable,
   rssMiB,
   selfCpuSeconds,
+  size,
   startServer,
   writeResult,
 } from './lib.mjs';
 
 export async function deviceAuthScenario({
-  devices = 8,
+  devices = size(8, 2),
   concurrency = 16,
-  seconds = Number(process.env.BENCH_SECONDS ?? 5),
+  seconds = Number(process.env.BENCH_SECONDS ?? size(5, 1.5)),
   maxRequests = 50_000,
 } = {}) {
   const server = await startServer();

@@ -1,5 +1,5 @@
 // Shared pieces of the benchmark scenarios: a server child process, CPU accounting, machine facts.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +9,68 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BIN = path.join(ROOT, 'packages/cli/bin/enclave.js');
 const TICKS = 100; // USER_HZ on Linux
+
+/** Run-wide options, set by run.mjs: `--quick` (reduced sizes, for CI) and `--out DIR`. */
+export const options = { quick: false, outDir: path.join(ROOT, 'bench/results') };
+
+/** The full-run size, or the reduced one under `--quick`. */
+export const size = (full, quick) => (options.quick ? quick : full);
+
+/** The pids of a process and all its descendants (a server with worker processes counts as one). */
+export function processTree(pid) {
+  const children = new Map();
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(e)]);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const out = [];
+  for (let queue = [pid]; queue.length;) {
+    const p = queue.shift();
+    out.push(p);
+    queue.push(...(children.get(p) ?? []));
+  }
+  return out;
+}
+
+/** Sums `fn(pid)` over a process tree, skipping processes that ended meanwhile. */
+export function treeSum(pid, fn) {
+  let sum = 0;
+  for (const p of processTree(pid)) {
+    try {
+      sum += fn(p) ?? 0;
+    } catch {
+      // ended
+    }
+  }
+  return sum;
+}
+
+/** The soft limit on open files of a process (its sockets count against it). */
+export function fdLimit(pid) {
+  const m = /Max open files\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/limits`, 'utf8'));
+  return m ? Number(m[1]) : null;
+}
+
+/** Servers started and not yet stopped, so an interrupted run can stop them (see stopAll). */
+const running = new Set();
+
+/** Stops every server this run started (SIGINT/SIGTERM of the run, or a failed scenario). */
+export async function stopAll() {
+  await Promise.all([...running].map((s) => s.stop()));
+}
+
+let helpText;
+/** Whether this build's `enclave server` accepts a flag (features other work may add later). */
+export function serverHasFlag(flag) {
+  helpText ??= spawnSync(process.execPath, [BIN, 'server', '--help'], { encoding: 'utf8' }).stdout ?? '';
+  return helpText.includes(flag);
+}
 
 /** CPU seconds (user + system) a process has used so far, from /proc. */
 export function cpuSeconds(pid) {
@@ -44,6 +106,10 @@ export async function startServer({
   dbUrl,
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'enclave-bench-')),
   kek = randomBytes(32).toString('base64url'),
+  natsUrl,
+  // Worker processes: BENCH_WORKERS, else the server's default (one per core); quick runs use one.
+  workers = process.env.BENCH_WORKERS ? Number(process.env.BENCH_WORKERS) : size(undefined, 1),
+  keepData = false,
 } = {}) {
   const env = { ...process.env, ENCLAVE_KEK: kek };
   const args = [
@@ -57,6 +123,8 @@ export async function startServer({
     '--log-level',
     'warn',
     ...(dbUrl ? ['--db', dbUrl] : []),
+    ...(natsUrl ? ['--nats', natsUrl] : []),
+    ...(workers && serverHasFlag('--workers') ? ['--workers', String(workers)] : []),
   ];
   // BENCH_SERVER_NODE_ARGS lets a profiling run pass e.g. --cpu-prof to the server process.
   const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -65,6 +133,7 @@ export async function startServer({
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const ready = await new Promise((resolve, reject) => {
+    child.once('error', reject);
     let buf = '';
     const timer = setTimeout(() => reject(new Error('server did not start in 30 s')), 30_000);
     child.stdout.on('data', (d) => {
@@ -76,16 +145,31 @@ export async function startServer({
       }
     });
     child.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
+  }).catch((err) => {
+    child.kill('SIGKILL');
+    if (!keepData) fs.rmSync(dataDir, { recursive: true, force: true });
+    throw err;
   });
-  return {
+  child.removeAllListeners('exit');
+  const server = {
     ...ready,
     pid: child.pid,
+    dataDir,
+    kek,
     async stop() {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      running.delete(server);
+      if (!keepData) fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
+  running.add(server);
+  return server;
 }
 
 export function percentile(sorted, p) {
@@ -100,9 +184,10 @@ export function printTable(title, rows) {
 }
 
 export function writeResult(name, result) {
-  const dir = path.join(ROOT, 'bench/results');
+  const dir = options.outDir;
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${name}.json`);
-  fs.writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`);
+  const out = { ...result, machine: result.machine ?? machine(), quick: options.quick };
+  fs.writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
   return file;
 }

@@ -11,7 +11,7 @@ import {
   generateEd25519,
   issueDeviceCertificate,
 } from '@enclave/crypto';
-import { machine, percentile, printTable, writeResult } from './lib.mjs';
+import { machine, percentile, printTable, size, writeResult } from './lib.mjs';
 
 async function enterprise() {
   const { root, issuing } = await createEnterpriseCa('Bench');
@@ -119,8 +119,8 @@ async function measure(ent, size, rounds) {
 }
 
 export async function mlsScenario({
-  sizes = (process.env.BENCH_MLS_SIZES ?? '10,100,1000').split(',').map(Number),
-  rounds = Number(process.env.BENCH_MLS_ROUNDS ?? 5),
+  sizes = (process.env.BENCH_MLS_SIZES ?? size('10,100,1000', '10,30')).split(',').map(Number),
+  rounds = Number(process.env.BENCH_MLS_ROUNDS ?? size(5, 2)),
 } = {}) {
   const ent = await enterprise();
   const results = [];

@@ -11,12 +11,8 @@ export const ACTIVATION_MAX_ATTEMPTS = 5;
 export const ActivationCreateSchema = z
   .object({
     email: EmailSchema,
-    expiresInSeconds: z
-      .number()
-      .int()
-      .min(ACTIVATION_MIN_TTL_S)
-      .max(ACTIVATION_MAX_TTL_S)
-      .default(ACTIVATION_DEFAULT_TTL_S),
+    /** Omitted: the installation's default (`GET /api/v1/settings`, 48 hours unless changed). */
+    expiresInSeconds: z.number().int().min(ACTIVATION_MIN_TTL_S).max(ACTIVATION_MAX_TTL_S).optional(),
   })
   .strict();
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { EmailSchema, IdSchema, IsoDateSchema, PasswordSchema } from './common.js';
-import { RoleSchema } from './roles.js';
+import { PERMISSIONS, RoleSchema } from './roles.js';
 
 export const AdminSchema = z
   .object({
@@ -12,6 +12,12 @@ export const AdminSchema = z
   })
   .meta({ id: 'Admin' });
 export type Admin = z.infer<typeof AdminSchema>;
+/** `GET /api/v1/auth/me`: the signed-in administrator, what their role may do, and when the session ends. */
+export const AdminMeSchema = AdminSchema.extend({
+  permissions: z.array(z.enum(PERMISSIONS)),
+  sessionExpiresAt: IsoDateSchema,
+}).meta({ id: 'AdminMe' });
+export type AdminMe = z.infer<typeof AdminMeSchema>;
 
 export const AdminCreateSchema = z
   .object({ email: EmailSchema, role: RoleSchema, password: PasswordSchema })

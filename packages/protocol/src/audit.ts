@@ -17,9 +17,28 @@ export const AuditEntrySchema = z
   })
   .meta({ id: 'AuditEntry' });
 export type AuditEntry = z.infer<typeof AuditEntrySchema>;
-export const AuditListQuerySchema = PageQuerySchema.extend({
+/** A date (`2026-11-26`, midnight UTC) or an ISO date-time, normalised to an ISO date-time. */
+const AuditTimeSchema = z
+  .string()
+  .max(40)
+  .regex(/^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2}))?$/, 'a date (YYYY-MM-DD) or an ISO date-time')
+  .refine((v) => !Number.isNaN(Date.parse(v)), 'not a valid date')
+  .transform((v) => new Date(v).toISOString());
+/** Filters of the audit log (list and CSV export): all optional, combined with AND. */
+export const AuditFilterSchema = z.object({
+  q: z.string().max(200).optional(),
   action: z.string().max(100).optional(),
-}).strict();
+  /** The actor's id or label (an administrator's email, a device id). */
+  actor: z.string().max(200).optional(),
+  target: z.string().max(200).optional(),
+  /** Entries at or after this time. */
+  from: AuditTimeSchema.optional(),
+  /** Entries before this time (a bare date means midnight UTC, so it is exclusive). */
+  to: AuditTimeSchema.optional(),
+});
+export type AuditFilter = z.output<typeof AuditFilterSchema>;
+export const AuditListQuerySchema = PageQuerySchema.extend(AuditFilterSchema.shape).strict();
+export const AuditExportQuerySchema = AuditFilterSchema.strict();
 export const AuditPageSchema = z.object({
   items: z.array(AuditEntrySchema),
   total: z.number().int(),

@@ -1,7 +1,12 @@
 import { CommandRecordSchema, CommandTypeSchema, SignedCommandSchema } from './commands.js';
 import { z } from 'zod';
 import { IdSchema, IsoDateSchema, PageQuerySchema, pageOf } from './common.js';
-import { DevicePolicySchema, PolicyPlatformSchema, VersionStringSchema } from './policies.js';
+import {
+  DevicePolicySchema,
+  PolicyPlatformSchema,
+  PolicySourceSchema,
+  VersionStringSchema,
+} from './policies.js';
 import { ComplianceReasonSchema, ComplianceStatusSchema } from './compliance.js';
 
 export const DeviceStatusSchema = z.enum(['active', 'revoked']);
@@ -28,13 +33,45 @@ export type Device = z.infer<typeof DeviceSchema>;
 
 export const DeviceCommandTypeSchema = CommandTypeSchema;
 export const DeviceCommandSchema = CommandRecordSchema;
+/** What a device reports about itself (`POST /api/v1/device/posture`). */
+export const PostureReportSchema = z
+  .object({
+    platform: PolicyPlatformSchema,
+    osVersion: VersionStringSchema,
+    clientVersion: VersionStringSchema,
+    passcodeSet: z.boolean(),
+    storageEncrypted: z.boolean(),
+    rooted: z.boolean(),
+  })
+  .strict()
+  .meta({ id: 'PostureReport' });
+export type PostureReport = z.infer<typeof PostureReportSchema>;
+
 export const DeviceDetailSchema = DeviceSchema.extend({
   certificate: z.string(),
   commands: z.array(DeviceCommandSchema),
+  /** Conversations the device is a member of (a count; the server never shows their content). */
+  conversations: z.number().int().min(0),
+  /** The device's last posture report (null until it sends one). */
+  posture: PostureReportSchema.extend({ reportedAt: IsoDateSchema }).nullable(),
+  /** The effective policy of the device's user, which assignment it came from and why it won. */
+  policy: z.object({
+    id: IdSchema,
+    name: z.string(),
+    version: z.number().int(),
+    source: PolicySourceSchema,
+    explanation: z.string(),
+  }),
 });
 export const DeviceListQuerySchema = PageQuerySchema.extend({
   status: DeviceStatusSchema.optional(),
   userId: IdSchema.optional(),
+  platform: z.string().max(40).optional(),
+  compliance: ComplianceStatusSchema.optional(),
+  /** Devices last seen before this time (never seen: their activation time counts) — "out of contact". */
+  lastContactBefore: IsoDateSchema.optional(),
+  /** Devices seen at or after this time. */
+  lastContactAfter: IsoDateSchema.optional(),
 }).strict();
 export const DevicePageSchema = pageOf(DeviceSchema);
 export const DeviceCommandCreateSchema = z
@@ -90,17 +127,3 @@ export const DeviceSelfSchema = z.object({
 export function deviceAuthSigningInput(challengeId: string, nonce: string, deviceId: string): string {
   return `enclave-device-auth-v1\n${challengeId}\n${nonce}\n${deviceId}`;
 }
-
-/** What a device reports about itself (`POST /api/v1/device/posture`). */
-export const PostureReportSchema = z
-  .object({
-    platform: PolicyPlatformSchema,
-    osVersion: VersionStringSchema,
-    clientVersion: VersionStringSchema,
-    passcodeSet: z.boolean(),
-    storageEncrypted: z.boolean(),
-    rooted: z.boolean(),
-  })
-  .strict()
-  .meta({ id: 'PostureReport' });
-export type PostureReport = z.infer<typeof PostureReportSchema>;

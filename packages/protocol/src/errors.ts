@@ -60,6 +60,7 @@ export const ERROR_CODES = [
   'rate_limited',
   'approval_self',
   'service_unavailable',
+  'database_unavailable',
   'internal_error',
 ] as const;
 

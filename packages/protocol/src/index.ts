@@ -14,3 +14,4 @@ export * from './compliance.js';
 export * from './webhooks.js';
 export * from './selfservice.js';
 export * from './approvals.js';
+export * from './dashboard.js';

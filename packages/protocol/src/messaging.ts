@@ -166,6 +166,21 @@ export const ClientFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('ack'), seqs: z.array(z.number().int().min(1)).min(1).max(1000) }).strict(),
   z.object({ type: z.literal('ping'), t: z.number() }).strict(),
   z.object({ type: z.literal('pong'), t: z.number() }).strict(),
+  /**
+   * Sends an application message over the stream, as `POST /api/v1/conversations/:id/messages`
+   * does (same checks, same idempotency by messageId), without an HTTP request per message. The
+   * server answers `sent` once it is stored, or `error` with the messageId. A device's `send`
+   * frames are handled in order. Larger than a frame allows (MAX_CLIENT_FRAME_BYTES): use HTTP.
+   */
+  z
+    .object({
+      type: z.literal('send'),
+      conversationId: IdSchema,
+      epoch: z.number().int().min(0),
+      messageId: IdSchema,
+      ciphertext: B64Schema.min(1),
+    })
+    .strict(),
 ]);
 export type ClientFrame = z.infer<typeof ClientFrameSchema>;
 
@@ -180,7 +195,21 @@ export const ServerFrameSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('keypackages_low'), available: z.number().int() }),
   z.object({ type: z.literal('ping'), t: z.number() }),
   z.object({ type: z.literal('pong'), t: z.number() }),
-  z.object({ type: z.literal('error'), code: z.string(), message: z.string() }),
+  /** A `send` frame's message is stored and queued (`duplicate`: it already was). */
+  z.object({
+    type: z.literal('sent'),
+    conversationId: IdSchema,
+    messageId: IdSchema,
+    seq: z.number().int(),
+    duplicate: z.boolean(),
+  }),
+  /** `messageId` is set when the error answers a `send` frame. */
+  z.object({
+    type: z.literal('error'),
+    code: z.string(),
+    message: z.string(),
+    messageId: IdSchema.optional(),
+  }),
 ]);
 export type ServerFrame = z.infer<typeof ServerFrameSchema>;
 

@@ -26,6 +26,7 @@ export const PERMISSIONS = [
   'devices:revoke',
   'audit:read',
   'settings:read',
+  'settings:write',
   'webhooks:read',
   'webhooks:manage',
   'policies:read',

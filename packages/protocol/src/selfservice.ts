@@ -14,6 +14,17 @@ export const SelfLoginSchema = z
   .object({ email: EmailSchema, password: z.string().min(1).max(256) })
   .strict();
 export const SelfSessionSchema = z.object({ token: z.string(), expiresAt: IsoDateSchema, email: z.string() });
+/** `GET /api/v1/self/me`: who is signed in to the portal and whether they may create an activation password. */
+export const SelfMeSchema = z.object({
+  userId: IdSchema,
+  email: z.string(),
+  name: z.string(),
+  activeDevices: z.number().int().min(0),
+  /** The lower of the installation's default device limit and the employee's policy's. */
+  deviceLimit: z.number().int().min(1),
+  canCreateActivation: z.boolean(),
+  sessionExpiresAt: IsoDateSchema,
+});
 
 /** One of the employee's own devices, as the portal shows it. */
 export const SelfDeviceSchema = z.object({

@@ -27,7 +27,14 @@ export const UserUpdateSchema = z
     groups: z.array(GroupNameSchema).max(50).optional(),
   })
   .strict();
-export const UserListQuerySchema = PageQuerySchema.extend({ group: GroupNameSchema.optional() }).strict();
+export const UserListQuerySchema = PageQuerySchema.extend({
+  group: GroupNameSchema.optional(),
+  /** `true`: only users without an active device (the dashboard's "without device" figure). */
+  withoutDevice: z
+    .enum(['true', 'false'])
+    .transform((v) => v === 'true')
+    .optional(),
+}).strict();
 export const UserPageSchema = pageOf(UserSchema);
 
 export const UserImportRowErrorSchema = z.object({

@@ -40,9 +40,11 @@ import {
   MessagingService,
   messagingRoutes,
 } from './modules/messaging/index.js';
+import { DashboardRepository, DashboardService, dashboardRoutes } from './modules/dashboard/index.js';
 import { PkiService, pkiRoutes } from './modules/pki/index.js';
+import { SettingsService, settingsRoutes } from './modules/settings/index.js';
 import { SelfServiceService, selfServiceRoutes } from './modules/selfservice/index.js';
-import { registerStream, StreamHub } from './modules/stream/index.js';
+import { CLOSE, registerStream, StreamHub } from './modules/stream/index.js';
 import { PolicyRepository, PolicyService, policyRoutes } from './modules/policies/index.js';
 import { GroupService, UserRepository, UserService, userRoutes } from './modules/users/index.js';
 import {
@@ -54,11 +56,11 @@ import {
   webhookRoutes,
 } from './modules/webhooks/index.js';
 import { type Bus, InProcessBus } from './platform/bus/bus.js';
-import { AppError } from './platform/http/app-error.js';
 import { buildOpenApi } from './platform/http/openapi.js';
 import { Metrics } from './platform/metrics/metrics.js';
 import { wireHttpMetrics, wireServiceMetrics } from './metrics.wiring.js';
 import { installErrorHandler, registerRoutes } from './platform/http/register.js';
+import { defaultConsoleDir, registerConsole } from './platform/http/console.js';
 import { route, type RouteSpec } from './platform/http/route.js';
 import { VERSION } from './version.js';
 
@@ -80,6 +82,8 @@ export interface AppOptions {
   approvals?: ApprovalOptions;
   /** The Prometheus registry this node reports to (a fresh one by default). */
   metrics?: Metrics;
+  /** The built web console to serve at `/` (default packages/console/dist/web); false serves none. */
+  consoleDir?: string | false;
 }
 
 export interface Services {
@@ -106,6 +110,8 @@ export interface Services {
   webhooks: WebhookService;
   webhookDispatcher: WebhookDispatcher;
   metrics: Metrics;
+  settings: SettingsService;
+  dashboard: DashboardService;
 }
 
 /** Wires repositories → services → routes. Each service names its own dependencies. */
@@ -122,6 +128,11 @@ export function buildServices(enclave: Enclave, opts: AppOptions): Services {
   const groups = new GroupService(userRepo, audit);
   const policies = new PolicyService(new PolicyRepository(db), userRepo, audit, bus);
   const pki = new PkiService(db, enclave.pki);
+  // `--device-limit` is the default until an administrator saves one in the settings.
+  const settings = new SettingsService(enclave.meta, audit, enclave.pki, {
+    deviceLimit: opts.deviceLimit ?? 5,
+    tlsCertPem: () => enclave.tls.certPem,
+  });
   const deviceRepo = new DeviceRepository(db);
   const commands = new CommandService(db, pki, audit, bus);
   // The approvals guard sends approved commands through the device service, which it also guards.
@@ -131,7 +142,22 @@ export function buildServices(enclave: Enclave, opts: AppOptions): Services {
     audit,
     opts.approvals,
   );
-  const devices: DeviceService = new DeviceService(deviceRepo, pki, audit, bus, commands, approvals);
+  const devices: DeviceService = new DeviceService(
+    deviceRepo,
+    pki,
+    audit,
+    bus,
+    commands,
+    approvals,
+    (userId) =>
+      policies.effective({ userId }).then((e) => ({
+        id: e.policy.id,
+        name: e.policy.name,
+        version: e.policy.version,
+        source: e.source,
+        explanation: e.explanation,
+      })),
+  );
   const deviceAuth = new DeviceAuthService(deviceRepo, pki, audit, commands, policies);
   bus.subscribe('command.state_changed', (e) =>
     e.state === 'done' && (e.type === 'wipe-work' || e.type === 'wipe')
@@ -171,6 +197,7 @@ export function buildServices(enclave: Enclave, opts: AppOptions): Services {
       deviceLimit: opts.deviceLimit ?? 5,
       deviceLimitFor: (userId, email) =>
         policies.forDevice(userId, email).then((p) => p.document.devicesPerUser),
+      defaults: () => settings.activationDefaults(),
     },
     bus,
   );
@@ -197,8 +224,9 @@ export function buildServices(enclave: Enclave, opts: AppOptions): Services {
     compliance,
     complianceJob,
     approvals,
+    // The same limit activation enforces: the installation default (settings) and the policy's.
     selfService: new SelfServiceService(db, users, activation, commands, audit, (userId, email) =>
-      policies.forDevice(userId, email).then((p) => p.document.devicesPerUser),
+      activation.deviceLimitOf(userId, email),
     ),
     activation,
     messaging,
@@ -207,7 +235,36 @@ export function buildServices(enclave: Enclave, opts: AppOptions): Services {
     webhooks,
     webhookDispatcher,
     metrics: opts.metrics ?? new Metrics(),
+    settings,
+    // `connectedNow` is wired to the stream hub by buildApp.
+    dashboard: new DashboardService(new DashboardRepository(db), audit),
   };
+}
+
+const ReadinessSchema = z.object({
+  ok: z.boolean(),
+  database: z.enum(['up', 'down']),
+  bus: z.enum(['up', 'down']),
+  error: z.object({ code: z.literal('service_unavailable'), message: z.string() }).optional(),
+});
+
+/** `up` if the database answers `select 1` within 3 s. */
+async function databaseAnswers(db: Enclave['handle']['db']): Promise<'up' | 'down'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'down'>((resolve) => {
+    timer = setTimeout(() => resolve('down'), 3_000);
+  });
+  try {
+    return await Promise.race([
+      sql`select 1`.execute(db).then(
+        () => 'up' as const,
+        () => 'down' as const,
+      ),
+      timeout,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The full route table (used by the server, the OpenAPI generator and the role-matrix test). */
@@ -225,17 +282,27 @@ export function routeTable(s: Services, enclave: Enclave): RouteSpec[] {
     route({
       method: 'GET',
       url: '/readyz',
-      summary: 'Readiness: the database answers',
+      summary: 'Readiness: the database answers and the bus reaches the other nodes (503 if not)',
       tag: 'ops',
       auth: 'none',
-      response: z.object({ ok: z.literal(true), database: z.literal('up') }),
-      handler: async () => {
-        try {
-          await sql`select 1`.execute(enclave.handle.db);
-        } catch {
-          throw new AppError(503, 'service_unavailable', 'the database is not reachable');
-        }
-        return { ok: true as const, database: 'up' as const };
+      response: ReadinessSchema,
+      handler: async ({ reply }) => {
+        const database = await databaseAnswers(enclave.handle.db);
+        const bus = s.bus.health().status;
+        if (database === 'up' && bus === 'up') return { ok: true as const, database, bus };
+        // Not an error of the caller's: load balancers read the status, operators the body.
+        return reply.code(503).send({
+          ok: false,
+          database,
+          bus,
+          error: {
+            code: 'service_unavailable',
+            message:
+              database === 'down'
+                ? 'the database is not reachable'
+                : 'the message bus (NATS) is not reachable; this node serves only its own connections',
+          },
+        });
       },
     }),
   ];
@@ -253,6 +320,8 @@ export function routeTable(s: Services, enclave: Enclave): RouteSpec[] {
     ...auditRoutes(s.audit),
     ...selfServiceRoutes(s.selfService),
     ...webhookRoutes(s.webhooks),
+    ...dashboardRoutes(s.dashboard),
+    ...settingsRoutes(s.settings),
   ];
 }
 
@@ -273,7 +342,15 @@ export async function buildApp(
     routerOptions: { maxParamLength: 200 },
   });
   await app.register(cookie);
-  await app.register(websocket, { options: { maxPayload: MAX_CLIENT_FRAME_BYTES } });
+  await app.register(websocket, {
+    options: { maxPayload: MAX_CLIENT_FRAME_BYTES },
+    // Shutdown: streams close with 1001 "going away" (devices reconnect, to another node in a
+    // cluster), and closing waits for their close handshakes (ws cuts a silent one after 30 s).
+    preClose(done) {
+      for (const c of app.websocketServer.clients) c.close(CLOSE.shutdown, 'server_shutdown');
+      app.websocketServer.close(() => done());
+    },
+  });
   // Bodies are JSON (docs/API.md) except the CSV import; Fastify's default text/plain parser would
   // hand a string to the JSON routes, which then fail validation instead of answering 415.
   app.removeContentTypeParser('text/plain');
@@ -284,7 +361,8 @@ export async function buildApp(
   );
   installErrorHandler(app);
   app.addHook('onSend', (_req, reply, payload, done) => {
-    reply.header('cache-control', 'no-store');
+    // The console's hashed assets set their own (immutable); everything else is never cached.
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', 'no-store');
     reply.header('x-content-type-options', 'nosniff');
     reply.header('strict-transport-security', 'max-age=31536000');
     done(null, payload);
@@ -311,7 +389,12 @@ export async function buildApp(
     device: (r) => services.deviceAuth.authenticate(r),
     employee: (r) => services.selfService.authenticate(r),
   });
-  const hub = new StreamHub(services.messaging, services.commands, services.bus, app.log);
+  if (opts.consoleDir !== false) await registerConsole(app, opts.consoleDir ?? defaultConsoleDir());
+  const hub = new StreamHub(services.messaging, services.commands, services.bus, app.log, {
+    inactiveAmong: (ids) => services.devices.inactiveAmong(ids),
+  });
+  // Devices connected now across the cluster (every node and worker announces its count).
+  services.dashboard.connectedNow = () => hub.clusterConnectedDevices();
   registerStream(app, hub, (r) => services.deviceAuth.authenticate(r));
   // Webhook deliveries are sent by this node while it runs; the round in flight ends before the database closes.
   services.webhookDispatcher.start(app.log);

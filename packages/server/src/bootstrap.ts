@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { randomBytes } from 'node:crypto';
 import * as opaque from '@serenity-kit/opaque';
+import { sql } from 'kysely';
 import {
   certificateFingerprint,
   createEnterpriseCa,
@@ -76,29 +77,57 @@ export async function openEnclave(opts: OpenOptions): Promise<Enclave> {
   fs.mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
   const handle = openDatabase({ dataDir: opts.dataDir, dbUrl: opts.dbUrl });
   try {
-    const initialised = dbExists && (await isInitialised(handle));
-    const kek = resolveKek(opts.dataDir, env, !initialised);
-    const meta = new MetaRepository(handle.db);
-    let keystore: Keystore;
-    if (initialised) {
-      keystore = await Keystore.unlock(handle.db, kek.kek);
-      await migrateToLatest(handle.db as never, handle.kind);
-    } else {
-      await migrateToLatest(handle.db as never, handle.kind);
-      keystore = await Keystore.create(handle.db, kek.kek);
-      await createMaterial(meta, keystore, opts.organization ?? 'Enclave', opts.hosts ?? defaultHosts());
-    }
-    const enclave = await loadMaterial(handle, meta, keystore, opts.hosts ?? defaultHosts());
-    return {
-      ...enclave,
-      dataDir: opts.dataDir,
-      kek: { source: kek.source, created: kek.created },
-      created: !initialised,
-    };
+    return await underInitLock(handle, () => open(handle, opts, env, dbExists));
   } catch (err) {
     await handle.close().catch(() => undefined);
     throw err;
   }
+}
+
+/** PostgreSQL advisory lock key of first starts ("encl"). */
+const INIT_LOCK = 0x656e636c;
+
+/**
+ * Nodes of a cluster may start together on an empty PostgreSQL database: one creates the
+ * installation while the others wait, then open what it created (instead of each creating a CA).
+ */
+async function underInitLock<T>(handle: DbHandle, fn: () => Promise<T>): Promise<T> {
+  if (handle.kind !== 'postgres') return fn();
+  return handle.db.connection().execute(async (conn) => {
+    await sql`select pg_advisory_lock(${INIT_LOCK}::bigint)`.execute(conn);
+    try {
+      return await fn();
+    } finally {
+      await sql`select pg_advisory_unlock(${INIT_LOCK}::bigint)`.execute(conn);
+    }
+  });
+}
+
+async function open(
+  handle: DbHandle,
+  opts: OpenOptions,
+  env: NodeJS.ProcessEnv,
+  dbExists: boolean,
+): Promise<Enclave> {
+  const initialised = dbExists && (await isInitialised(handle));
+  const kek = resolveKek(opts.dataDir, env, !initialised);
+  const meta = new MetaRepository(handle.db);
+  let keystore: Keystore;
+  if (initialised) {
+    keystore = await Keystore.unlock(handle.db, kek.kek);
+    await migrateToLatest(handle.db as never, handle.kind);
+  } else {
+    await migrateToLatest(handle.db as never, handle.kind);
+    keystore = await Keystore.create(handle.db, kek.kek);
+    await createMaterial(meta, keystore, opts.organization ?? 'Enclave', opts.hosts ?? defaultHosts());
+  }
+  const enclave = await loadMaterial(handle, meta, keystore, opts.hosts ?? defaultHosts());
+  return {
+    ...enclave,
+    dataDir: opts.dataDir,
+    kek: { source: kek.source, created: kek.created },
+    created: !initialised,
+  };
 }
 
 export function defaultHosts(): string[] {

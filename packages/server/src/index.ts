@@ -1,4 +1,5 @@
 export { runServer, type RunningServer } from './server.js';
+export { runServerNode } from './workers.js';
 export { initEnclave, InitError } from './init.js';
 export { openEnclave, type Enclave } from './bootstrap.js';
 export { backupEnclave, restoreEnclave, BackupError } from './backup.js';

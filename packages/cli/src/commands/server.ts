@@ -38,6 +38,8 @@ export interface RunServerOptions {
   wipeLimitPerHour?: number;
   logLevel?: string;
   organization?: string;
+  /** Worker processes (1 = a single process, no cluster); default one per core. */
+  workers?: number;
   json: boolean;
 }
 /** A running server. */
@@ -53,6 +55,8 @@ export interface ServerModule {
   ): Promise<{ caFingerprint: string; dataDir: string; admin?: { id: string; email: string; role: string } }>;
   /** Prints its banner and the ready line (one JSON document with `json`) through `print`. */
   runServer(opts: RunServerOptions, print: (line: string) => void): Promise<RunningServer>;
+  /** Like `runServer`, with `workers` processes (absent in old builds, which run one process). */
+  runServerNode?: (opts: RunServerOptions, print: (line: string) => void) => Promise<RunningServer>;
   /** Online backup of a single-node (SQLite) installation into one archive file (absent in old builds). */
   backupEnclave?: (opts: {
     dataDir: string;
@@ -86,6 +90,7 @@ const SERVER_FLAG_NAMES: Record<string, string> = {
   wipeLimitPerHour: '--wipe-limit',
   logLevel: '--log-level',
   organization: '--org',
+  workers: '--workers',
   adminEmail: '--admin-email',
   adminPassword: '--admin-password-file',
 };
@@ -174,6 +179,7 @@ const ServeFlags = z
     wipeLimit: z.coerce.number().int().min(1).max(100_000).optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
     org: z.string().trim().min(1).max(100).optional(),
+    workers: z.coerce.number().int().min(1).max(64).optional(),
   })
   .refine((o) => (o.tlsCert === undefined) === (o.tlsKey === undefined), {
     message: '--tls-cert and --tls-key go together',
@@ -332,19 +338,31 @@ export function registerServerCommands(program: Command, env: CommandEnv): void 
       .option('--tls-cert <file>', 'TLS certificate chain (PEM) instead of the one the enterprise CA issues')
       .option('--tls-key <file>', 'its private key (PEM)')
       .option('--public-url <url>', 'the https:// URL devices use (put in activation QR codes)')
-      .option('--device-limit <n>', 'active devices per user (default 5)')
+      .option(
+        '--device-limit <n>',
+        'active devices per user until an administrator saves one in the settings (default 5)',
+      )
       .option('--attachment-limit-mb <n>', 'largest attachment in MB (default 100)')
       .option('--approval-threshold <n>', 'commands for more devices need a second admin (default 10)')
       .option('--approval-delay <seconds>', 'cancellable delay before an approved action runs (default 60)')
       .option('--wipe-limit <n>', 'devices one administrator may wipe per hour (default 20)')
       .option('--org <name>', 'organisation name, used when this start creates the installation')
       .option(
+        '--workers <n>',
+        'worker processes sharing the port, database and bus, 1–64 (default: one per CPU core; 1 = single process)',
+      )
+      .option(
         '--log-level <level>',
         'fatal|error|warn|info|debug|trace|silent (default info; logs go to stderr as JSON)',
       ),
   ).action(
     action(env, ServeFlags, async (o) => {
-      const server = await loadServer(ctx);
+      const loaded = await loadServer(ctx);
+      // A node of several worker processes (`--workers`); builds from before run one process.
+      const server = {
+        runServer: (opts: RunServerOptions, print: (line: string) => void) =>
+          loaded.runServerNode ? loaded.runServerNode(opts, print) : loaded.runServer(opts, print),
+      };
       // The server prints its banner and ready line (`{"event":"ready",url,caFingerprint,…}` with --json).
       const running = await server
         .runServer(
@@ -365,6 +383,7 @@ export function registerServerCommands(program: Command, env: CommandEnv): void 
             ...(o.wipeLimit ? { wipeLimitPerHour: o.wipeLimit } : {}),
             ...(o.logLevel ? { logLevel: o.logLevel } : {}),
             ...(o.org ? { organization: o.org } : {}),
+            ...(o.workers ? { workers: o.workers } : {}),
           },
           (line) => ctx.stdout(`${line}\n`),
         )

@@ -246,6 +246,29 @@ describe(`the whole path as separate processes (${DB})`, () => {
     assert.deepEqual(posture.json.complianceReasons, []);
   });
 
+  it(
+    'backup of the running server → data directory wiped → restore: the same device authenticates',
+    {
+      skip:
+        DB === 'postgres'
+          ? 'backup/restore is for the single-node SQLite default (PostgreSQL: pg_dump)'
+          : false,
+    },
+    async () => {
+      const archive = path.join(inst.work, 'enclave.backup');
+      const b = ok(inst.enclave(['backup', '--data', inst.dataDir, '--out', archive, '--json']));
+      assert.ok(b.json.bytes > 0);
+      await inst.stopServer();
+      fs.rmSync(inst.dataDir, { recursive: true, force: true });
+      assert.ok(!fs.existsSync(inst.dataDir));
+      const r = ok(inst.enclave(['restore', '--data', inst.dataDir, '--from', archive, '--json']));
+      assert.equal(r.json.caFingerprint, caFingerprint);
+      await inst.startServer();
+      const sync = ok(inst.enclave(['device', 'sync', '--dir', deviceDir, '--json']));
+      assert.equal(sync.json.status, 'active', 'the device authenticated with its certificate and key');
+    },
+  );
+
   it('the activation password appears nowhere in the data directory, the database or the server log', async () => {
     const needle = activationPassword;
     for (const f of filesUnder(inst.dataDir))

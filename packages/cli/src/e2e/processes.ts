@@ -121,12 +121,23 @@ export class Installation {
   /** Starts `enclave server` and resolves with its URL once the ready line is printed. */
   async startServer(
     env: Record<string, string> = {},
+    extraArgs: string[] = [],
   ): Promise<{ url: string; ms: number; setupCode: string | null }> {
     const t0 = Date.now();
     const out = fs.openSync(this.serverLog, 'a');
     // A restart keeps the port: devices remember the server URL they were activated with.
     const listen = this.url ? `127.0.0.1:${new URL(this.url).port}` : '127.0.0.1:0';
-    const args = [BIN, 'server', '--data', this.dataDir, '--listen', listen, '--json', ...this.dbFlags];
+    const args = [
+      BIN,
+      'server',
+      '--data',
+      this.dataDir,
+      '--listen',
+      listen,
+      '--json',
+      ...this.dbFlags,
+      ...extraArgs,
+    ];
     const child = spawn(process.execPath, args, {
       env: { ...process.env, ENCLAVE_KEK: this.kek, ...env },
       stdio: ['ignore', 'pipe', out],

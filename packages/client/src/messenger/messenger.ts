@@ -352,13 +352,36 @@ export class Messenger {
     }
     const attachments: AttachmentRef[] = [];
     for (const file of opts.files ?? []) attachments.push(await uploadEncrypted(this.api, cid, file));
+    const messageId = await this.sendText(cid, opts.text, attachments);
+    return { conversationId: cid, messageId };
+  }
+
+  /**
+   * Sends several texts to a conversation this device has joined, in order, after one sync
+   * (`send` syncs before every message). The ratchet state is still saved before each message
+   * leaves, so a crash never reuses a key. Returns the message ids.
+   */
+  async sendMany(conversationId: string, texts: string[]): Promise<string[]> {
+    await this.sync();
+    if (!this.engine.hasGroup(conversationId))
+      throw new ApiError(
+        403,
+        'not_a_member',
+        'this device has not joined that conversation yet (no Welcome received)',
+      );
+    const ids: string[] = [];
+    for (const text of texts) ids.push(await this.sendText(conversationId, text, []));
+    return ids;
+  }
+
+  private async sendText(cid: string, text: string, attachments: AttachmentRef[]): Promise<string> {
     const messageId = crypto.randomUUID();
     const plaintext = Buffer.from(
       JSON.stringify({
         v: 1,
         id: messageId,
         type: 'text',
-        text: opts.text,
+        text,
         sentAt: new Date().toISOString(),
         ...(attachments.length ? { attachments } : {}),
       }),
@@ -368,7 +391,7 @@ export class Messenger {
       await this.persist();
       try {
         await this.api.send(cid, { epoch: this.engine.epoch(cid), messageId, ciphertext: b64(ciphertext) });
-        return { conversationId: cid, messageId };
+        return messageId;
       } catch (err) {
         if (
           attempt < MAX_RETRIES &&

@@ -84,6 +84,7 @@ export async function testEnclave(
     attachmentLimitBytes?: number;
     webhooks?: AppOptions['webhooks'];
     approvals?: AppOptions['approvals'];
+    consoleDir?: AppOptions['consoleDir'];
   } = {},
 ): Promise<TestEnclave> {
   const db = await freshDatabase();
@@ -99,6 +100,7 @@ export async function testEnclave(
     ...(opts.attachmentLimitBytes ? { attachmentLimitBytes: opts.attachmentLimitBytes } : {}),
     ...(opts.webhooks ? { webhooks: opts.webhooks } : {}),
     ...(opts.approvals ? { approvals: opts.approvals } : {}),
+    ...(opts.consoleDir !== undefined ? { consoleDir: opts.consoleDir } : {}),
   });
   await app.ready();
   const inject: TestEnclave['inject'] = async (method, url, o = {}) => {

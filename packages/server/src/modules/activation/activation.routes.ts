@@ -11,12 +11,17 @@ import {
   EmailSchema,
   ErrorBodySchema,
   IdParamsSchema,
+  IdSchema,
   OkSchema,
 } from '@enclave/protocol';
 import { route, type RouteSpec } from '../../platform/http/route.js';
 import type { ActivationService } from './activation.service.js';
 
-const ListQuerySchema = z.object({ email: EmailSchema }).strict();
+/** A user's activation passwords, named by email or (the console's user page) by id. */
+const ListQuerySchema = z.union([
+  z.object({ email: EmailSchema }).strict(),
+  z.object({ userId: IdSchema }).strict(),
+]);
 
 export function activationRoutes(activation: ActivationService): RouteSpec[] {
   return [
@@ -41,7 +46,7 @@ export function activationRoutes(activation: ActivationService): RouteSpec[] {
       permission: 'users:read',
       query: ListQuerySchema,
       response: z.object({ items: z.array(ActivationInfoSchema) }),
-      handler: ({ query }) => activation.list(query.email),
+      handler: ({ query }) => activation.list(query),
     }),
     route({
       method: 'DELETE',

@@ -1,5 +1,10 @@
 import * as opaque from '@serenity-kit/opaque';
-import { ACTIVATION_MAX_ATTEMPTS, type ActivationGrant, ActivationRequestSchema } from '@enclave/protocol';
+import {
+  ACTIVATION_DEFAULT_TTL_S,
+  ACTIVATION_MAX_ATTEMPTS,
+  type ActivationGrant,
+  ActivationRequestSchema,
+} from '@enclave/protocol';
 import { activationChannel, CsrError } from '@enclave/crypto';
 import type { Bus } from '../../platform/bus/bus.js';
 import { AppError } from '../../platform/http/app-error.js';
@@ -24,6 +29,11 @@ export interface ActivationOptions {
   deviceLimit: number;
   /** The user's effective policy's `devicesPerUser`; the lower of it and `deviceLimit` applies. */
   deviceLimitFor?: (userId: string, email: string) => Promise<number>;
+  /**
+   * The installation's saved defaults (settings): the password lifetime when a request names none,
+   * and the device limit that replaces `deviceLimit` once an administrator saved one.
+   */
+  defaults?: () => Promise<{ ttlSeconds: number; deviceLimit: number }>;
 }
 
 type Status = 'live' | 'used' | 'expired' | 'locked';
@@ -73,11 +83,13 @@ export class ActivationService {
    * employee for their own user (`{ kind: 'employee' }`).
    */
   async create(
-    input: { email: string; expiresInSeconds: number },
+    input: { email: string; expiresInSeconds?: number | undefined },
     by: AdminPrincipal | { kind: 'employee'; userId: string; email: string },
     ip: string,
   ) {
     const user = await this.users.byEmail(input.email);
+    const expiresInSeconds =
+      input.expiresInSeconds ?? (await this.opts.defaults?.())?.ttlSeconds ?? ACTIVATION_DEFAULT_TTL_S;
     const now = new Date();
     const live = (await this.repo.listForUser(user.id)).filter((r) => activationStatus(r) === 'live');
     if (live.length >= MAX_LIVE_PER_USER) {
@@ -106,7 +118,7 @@ export class ActivationService {
       user_id: user.id,
       registration_record: registrationRecord,
       failed_attempts: 0,
-      expires_at: new Date(now.getTime() + input.expiresInSeconds * 1000).toISOString(),
+      expires_at: new Date(now.getTime() + expiresInSeconds * 1000).toISOString(),
       created_at: now.toISOString(),
       created_by: by.kind === 'admin' ? by.adminId : null,
       used_at: null,
@@ -130,8 +142,14 @@ export class ActivationService {
     return { ...present(row, user.email), password, qr };
   }
 
-  async list(email: string) {
-    const user = await this.users.byEmail(email);
+  /** The most active devices this user may hold: the lower of the installation default and their policy's. */
+  async deviceLimitOf(userId: string, email: string): Promise<number> {
+    const installation = (await this.opts.defaults?.())?.deviceLimit ?? this.opts.deviceLimit;
+    return Math.min(installation, (await this.opts.deviceLimitFor?.(userId, email)) ?? Infinity);
+  }
+
+  async list(by: { email: string } | { userId: string }) {
+    const user = 'email' in by ? await this.users.byEmail(by.email) : await this.users.get(by.userId);
     return { items: (await this.repo.listForUser(user.id)).map((r) => present(r, user.email)) };
   }
 
@@ -317,10 +335,7 @@ export class ActivationService {
         'the sealed activation request cannot be opened or is malformed',
       );
     }
-    const limit = Math.min(
-      this.opts.deviceLimit,
-      (await this.opts.deviceLimitFor?.(user.id, user.email)) ?? Infinity,
-    );
+    const limit = await this.deviceLimitOf(user.id, user.email);
     if (user.deviceCount >= limit) {
       await this.recordFailure(user.email, { reason: 'device_limit', limit }, ip);
       throw new AppError(

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import {
   AdminCreateSchema,
+  AdminMeSchema,
   AdminListSchema,
   AdminSchema,
   AdminUpdateSchema,
@@ -70,10 +71,10 @@ export function adminRoutes(auth: AuthService, admins: AdminService, setup: Setu
     route({
       method: 'GET',
       url: '/api/v1/auth/me',
-      summary: 'The signed-in administrator',
+      summary: 'The signed-in administrator, the permissions of their role and when the session expires',
       tag: 'auth',
       auth: 'admin',
-      response: AdminSchema,
+      response: AdminMeSchema,
       handler: ({ principal }) => auth.me(principal),
     }),
     route({

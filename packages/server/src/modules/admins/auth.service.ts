@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { Role } from '@enclave/protocol';
+import { ROLE_PERMISSIONS, type Role } from '@enclave/protocol';
 import { AppError, unauthenticated } from '../../platform/http/app-error.js';
 import type { AdminPrincipal } from '../../platform/http/route.js';
 import type { SecretBox } from '../../platform/keystore/keystore.js';
@@ -137,13 +137,20 @@ export class AuthService {
       email: s.email,
       role: s.role as Role,
       sessionId: s.sessionId,
+      sessionExpiresAt: s.expires_at,
     };
   }
 
+  /** The signed-in administrator with the permissions of their role, so the console hides what it may not do. */
   async me(principal: AdminPrincipal) {
     const row = await this.admins.byId(principal.adminId);
     if (!row) throw unauthenticated();
-    return presentAdmin(row);
+    const admin = presentAdmin(row);
+    return {
+      ...admin,
+      permissions: [...ROLE_PERMISSIONS[admin.role]],
+      sessionExpiresAt: principal.sessionExpiresAt ?? new Date().toISOString(),
+    };
   }
 
   async enrollTotp(principal: AdminPrincipal, ip: string) {
@@ -184,7 +191,9 @@ export class AuthService {
       target: principal.email,
       ip,
     });
-    return this.me(principal);
+    const updated = await this.admins.byId(row.id);
+    if (!updated) throw unauthenticated();
+    return presentAdmin(updated);
   }
 
   /** Used by setup, init and admin creation. */

@@ -1,3 +1,4 @@
+import type { AuditFilter } from '@enclave/protocol';
 import type { Db } from '../../platform/db/database.js';
 import type { Database } from '../../platform/db/schema.js';
 
@@ -28,20 +29,29 @@ export class AuditRepository {
     });
   }
 
-  async page(opts: {
-    limit: number;
-    offset: number;
-    action?: string | undefined;
-    q?: string | undefined;
-  }): Promise<{ rows: AuditRow[]; total: number }> {
+  private filtered(f: AuditFilter) {
     let query = this.db.selectFrom('audit_log');
-    if (opts.action) query = query.where('action', '=', opts.action);
-    if (opts.q) {
-      const like = `%${opts.q.toLowerCase()}%`;
+    if (f.action) query = query.where('action', '=', f.action);
+    if (f.actor) {
+      const actor = f.actor;
+      query = query.where((eb) => eb.or([eb('actor_id', '=', actor), eb('actor_label', '=', actor)]));
+    }
+    if (f.target) query = query.where('target', '=', f.target);
+    if (f.from) query = query.where('at', '>=', f.from);
+    if (f.to) query = query.where('at', '<', f.to);
+    if (f.q) {
+      const like = `%${f.q.toLowerCase()}%`;
       query = query.where((eb) =>
         eb.or([eb('actor_label', 'like', like), eb('target', 'like', like), eb('action', 'like', like)]),
       );
     }
+    return query;
+  }
+
+  async page(
+    opts: AuditFilter & { limit: number; offset: number },
+  ): Promise<{ rows: AuditRow[]; total: number }> {
+    const query = this.filtered(opts);
     const total = await query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
     const rows = await query
       .selectAll()
@@ -50,6 +60,16 @@ export class AuditRepository {
       .offset(opts.offset)
       .execute();
     return { rows, total: Number(total.n) };
+  }
+
+  /** The next `size` matching entries below `beforeSeq`, newest first (keyset paging for the export). */
+  async filteredBefore(f: AuditFilter, beforeSeq: number, size: number): Promise<AuditRow[]> {
+    return this.filtered(f)
+      .selectAll()
+      .where('seq', '<', beforeSeq)
+      .orderBy('seq', 'desc')
+      .limit(size)
+      .execute();
   }
 
   async batchAfter(seq: number, size: number): Promise<AuditRow[]> {

@@ -1,4 +1,9 @@
-import { AuditListQuerySchema, AuditPageSchema, AuditVerifySchema } from '@enclave/protocol';
+import {
+  AuditExportQuerySchema,
+  AuditListQuerySchema,
+  AuditPageSchema,
+  AuditVerifySchema,
+} from '@enclave/protocol';
 import { route, type RouteSpec } from '../../platform/http/route.js';
 import type { AuditService } from './audit.service.js';
 
@@ -14,6 +19,27 @@ export function auditRoutes(audit: AuditService): RouteSpec[] {
       query: AuditListQuerySchema,
       response: AuditPageSchema,
       handler: ({ query }) => audit.list(query),
+    }),
+    route({
+      method: 'GET',
+      url: '/api/v1/audit/export.csv',
+      summary:
+        'The filtered audit log as CSV, newest first (same filters as the list); formula-safe cells; the export is audited',
+      tag: 'audit',
+      auth: 'admin',
+      permission: 'audit:read',
+      query: AuditExportQuerySchema,
+      produces: 'text/csv; charset=utf-8',
+      handler: async ({ query, principal, ip, reply }) => {
+        const stream = await audit.exportCsv(
+          query,
+          { type: 'admin', id: principal.adminId, label: principal.email },
+          ip,
+        );
+        const day = new Date().toISOString().slice(0, 10);
+        reply.header('content-disposition', `attachment; filename="enclave-audit-${day}.csv"`);
+        return stream;
+      },
     }),
     route({
       method: 'GET',

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { AuditEntry, AuditVerifyResult } from '@enclave/protocol';
+import { Readable } from 'node:stream';
+import type { AuditEntry, AuditFilter, AuditVerifyResult } from '@enclave/protocol';
 import { isUniqueViolation } from '../../platform/db/database.js';
 import { type AuditRepository, type AuditRow, GENESIS } from './audit.repository.js';
 
@@ -74,9 +75,35 @@ export class AuditService {
     }
   }
 
-  async list(opts: { limit: number; offset: number; action?: string | undefined; q?: string | undefined }) {
+  async list(opts: AuditFilter & { limit: number; offset: number }) {
     const { rows, total } = await this.repo.page(opts);
     return { items: rows.map(present), total, limit: opts.limit, offset: opts.offset };
+  }
+
+  /** The newest `limit` entries (no total: the dashboard needs no count of the whole log). */
+  async latest(limit: number): Promise<AuditEntry[]> {
+    return (await this.repo.filteredBefore({}, Number.MAX_SAFE_INTEGER, limit)).map(present);
+  }
+
+  /**
+   * The filtered log as CSV, newest first, read in pages of 1000 so memory stays flat. The export
+   * itself is audited first (who exported what), so it appears in the log it describes.
+   */
+  async exportCsv(filter: AuditFilter, by: AuditActor, ip: string): Promise<Readable> {
+    await this.record({ actor: by, action: 'audit.exported', details: { filter }, ip });
+    const repo = this.repo;
+    async function* lines(): AsyncGenerator<string> {
+      yield `${CSV_COLUMNS.join(',')}\r\n`;
+      let before = Number.MAX_SAFE_INTEGER;
+      for (;;) {
+        const rows = await repo.filteredBefore(filter, before, 1000);
+        if (rows.length === 0) return;
+        yield rows.map((r) => `${csvRow(r)}\r\n`).join('');
+        before = Number(rows[rows.length - 1]?.seq);
+        if (rows.length < 1000) return;
+      }
+    }
+    return Readable.from(lines());
   }
 
   /** Walks the whole chain; names the first entry whose hash, link or position is wrong. */
@@ -135,4 +162,46 @@ function present(row: AuditRow): AuditEntry {
     ip: row.ip,
     hash: row.hash,
   };
+}
+
+const CSV_COLUMNS = [
+  'seq',
+  'at',
+  'actor_type',
+  'actor_id',
+  'actor',
+  'action',
+  'target',
+  'outcome',
+  'ip',
+  'details',
+  'hash',
+];
+
+/**
+ * One CSV cell (RFC 4180): quoted when it holds a comma, quote or line break, and prefixed with `'`
+ * when it starts with = + - @ (or tab/CR), so a spreadsheet never runs it as a formula.
+ */
+export function csvCell(value: string | number | null): string {
+  let v = value === null ? '' : String(value);
+  if (/^[=+\-@\t\r]/.test(v)) v = `'${v}`;
+  return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+}
+
+function csvRow(r: AuditRow): string {
+  return [
+    Number(r.seq),
+    r.at,
+    r.actor_type,
+    r.actor_id,
+    r.actor_label,
+    r.action,
+    r.target,
+    r.outcome,
+    r.ip,
+    r.details,
+    r.hash,
+  ]
+    .map(csvCell)
+    .join(',');
 }

@@ -1,7 +1,19 @@
+import { sql } from 'kysely';
 import type { Db } from '../../platform/db/database.js';
 import type { Database } from '../../platform/db/schema.js';
 
 export type DeviceRow = Database['devices'];
+
+/** The inventory's filters (all optional, combined with AND). */
+export interface DeviceFilter {
+  q?: string | undefined;
+  status?: string | undefined;
+  userId?: string | undefined;
+  platform?: string | undefined;
+  compliance?: string | undefined;
+  lastContactBefore?: string | undefined;
+  lastContactAfter?: string | undefined;
+}
 export type CommandRow = Database['device_commands'];
 
 export class DeviceRepository {
@@ -19,16 +31,29 @@ export class DeviceRepository {
     return this.withUser().where('devices.id', '=', id).executeTakeFirst();
   }
 
-  async page(opts: {
-    q?: string | undefined;
-    status?: string | undefined;
-    userId?: string | undefined;
-    limit: number;
-    offset: number;
-  }) {
+  /** Those of `ids` that are no longer active (revoked, wiped) or gone. */
+  async inactiveAmong(ids: string[]): Promise<string[]> {
+    if (!ids.length) return [];
+    const active = await this.db
+      .selectFrom('devices')
+      .select('id')
+      .where('id', 'in', ids)
+      .where('status', '=', 'active')
+      .execute();
+    const keep = new Set(active.map((r) => r.id));
+    return ids.filter((id) => !keep.has(id));
+  }
+
+  async page(opts: DeviceFilter & { limit: number; offset: number }) {
     let query = this.db.selectFrom('devices').innerJoin('users', 'users.id', 'devices.user_id');
     if (opts.status) query = query.where('devices.status', '=', opts.status);
     if (opts.userId) query = query.where('devices.user_id', '=', opts.userId);
+    if (opts.platform) query = query.where('devices.platform', '=', opts.platform);
+    if (opts.compliance) query = query.where('devices.compliance', '=', opts.compliance);
+    // A device never seen since activation counts from its activation.
+    const lastSeen = sql<string>`coalesce(devices.last_contact_at, devices.activated_at)`;
+    if (opts.lastContactBefore) query = query.where(lastSeen, '<', opts.lastContactBefore);
+    if (opts.lastContactAfter) query = query.where(lastSeen, '>=', opts.lastContactAfter);
     if (opts.q) {
       const like = `%${opts.q.toLowerCase()}%`;
       query = query.where((eb) =>
@@ -73,6 +98,37 @@ export class DeviceRepository {
       await trx.deleteFrom('device_challenges').where('device_id', '=', id).execute();
       return Number(r.numUpdatedRows) > 0;
     });
+  }
+
+  /** Conversations the device is a member of (removal pending still counts until it is committed). */
+  /** The device's last posture report, as the compliance module stored it. */
+  async posture(deviceId: string) {
+    const r = await this.db
+      .selectFrom('device_postures')
+      .selectAll()
+      .where('device_id', '=', deviceId)
+      .executeTakeFirst();
+    return r
+      ? {
+          platform: r.platform,
+          osVersion: r.os_version,
+          clientVersion: r.client_version,
+          passcodeSet: Number(r.passcode_set) === 1,
+          storageEncrypted: Number(r.storage_encrypted) === 1,
+          rooted: Number(r.rooted) === 1,
+          reportedAt: r.reported_at,
+        }
+      : null;
+  }
+
+  async conversationCount(deviceId: string): Promise<number> {
+    const r = await this.db
+      .selectFrom('conversation_devices')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('device_id', '=', deviceId)
+      .where('state', 'in', ['member', 'pending_remove'])
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
   }
 
   commands(deviceId: string) {

@@ -1,11 +1,26 @@
-import { type Approval, type CommandType, type Permission, roleHasPermission } from '@enclave/protocol';
+import {
+  type Approval,
+  type CommandType,
+  type Permission,
+  type PolicySource,
+  roleHasPermission,
+} from '@enclave/protocol';
 import type { Bus } from '../../platform/bus/bus.js';
 import { AppError, forbidden, notFound } from '../../platform/http/app-error.js';
 import type { AdminPrincipal } from '../../platform/http/route.js';
 import type { AuditActor, AuditService } from '../audit/index.js';
 import type { CommandService } from './command.service.js';
 import type { PkiService } from '../pki/index.js';
-import type { DeviceRepository } from './device.repository.js';
+import type { DeviceFilter, DeviceRepository } from './device.repository.js';
+
+/** The policy shown on a device's page: which one applies, from which assignment, and why. */
+export interface DevicePolicyExplained {
+  id: string;
+  name: string;
+  version: number;
+  source: PolicySource;
+  explanation: string;
+}
 import { presentCommand, presentDevice } from './present.js';
 
 /** Which permission each remote command needs. */
@@ -46,24 +61,45 @@ export class DeviceService {
     private readonly bus: Bus,
     private readonly commands: CommandService,
     private readonly guard?: CommandGuard,
+    /** The user's effective policy and why it won (the policies module), for the device page. */
+    private readonly policyOf?: (userId: string) => Promise<DevicePolicyExplained>,
   ) {}
 
-  async list(q: {
-    q?: string | undefined;
-    status?: string | undefined;
-    userId?: string | undefined;
-    limit: number;
-    offset: number;
-  }) {
+  async list(q: DeviceFilter & { limit: number; offset: number }) {
     const { rows, total } = await this.devices.page(q);
     return { items: rows.map(presentDevice), total, limit: q.limit, offset: q.offset };
+  }
+
+  /** Those of `ids` that may no longer hold a stream (revoked, wiped or deleted meanwhile). */
+  inactiveAmong(ids: string[]): Promise<string[]> {
+    return this.devices.inactiveAmong(ids);
   }
 
   async get(id: string) {
     const row = await this.devices.byId(id);
     if (!row) throw notFound('device');
-    const commands = await this.devices.commands(id);
-    return { ...presentDevice(row), certificate: row.certificate, commands: commands.map(presentCommand) };
+    const [commands, conversations, posture, policy] = await Promise.all([
+      this.devices.commands(id),
+      this.devices.conversationCount(id),
+      this.devices.posture(id),
+      this.policyOf
+        ? this.policyOf(row.user_id)
+        : Promise.resolve<DevicePolicyExplained>({
+            id: '00000000-0000-4000-8000-000000000000',
+            name: 'Default',
+            version: 1,
+            source: { kind: 'default' },
+            explanation: 'no policy service is wired',
+          }),
+    ]);
+    return {
+      ...presentDevice(row),
+      certificate: row.certificate,
+      commands: commands.map(presentCommand),
+      conversations,
+      posture,
+      policy,
+    };
   }
 
   async command(

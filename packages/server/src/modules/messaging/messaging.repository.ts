@@ -14,6 +14,13 @@ export class StaleEpoch extends Error {
   }
 }
 
+/** A message refused by the checks `acceptMessages` makes (the service turns it into an AppError). */
+export class Refused extends Error {
+  constructor(readonly reason: 'blocked' | 'not_found' | 'not_member' | 'too_large' | 'pending_removal') {
+    super(reason);
+  }
+}
+
 /** KeyPackages, conversations, ciphertext messages and the per-device delivery queue. */
 export class MessagingRepository {
   constructor(private readonly db: Db) {}
@@ -271,17 +278,6 @@ export class MessagingRepository {
     return Number(r?.messaging_blocked ?? 0) === 1;
   }
 
-  async hasPendingRemoval(conversationId: string): Promise<boolean> {
-    const r = await this.db
-      .selectFrom('conversation_devices')
-      .select('device_id')
-      .where('conversation_id', '=', conversationId)
-      .where('state', '=', 'pending_remove')
-      .limit(1)
-      .executeTakeFirst();
-    return r !== undefined;
-  }
-
   /**
    * Accepts a commit for `epoch` if the conversation is still at that epoch (RFC 9420 §14: the first
    * commit for an epoch wins), updates membership and queues the commit and the Welcome — atomically.
@@ -374,47 +370,119 @@ export class MessagingRepository {
     });
   }
 
-  /** Queues an application message for every member device but the sender; idempotent by message id. */
-  async acceptMessage(input: {
-    conversationId: string;
-    epoch: number;
-    senderDeviceId: string;
-    messageId: string;
-    ciphertext: string;
-    now: string;
-  }) {
+  /**
+   * Queues application messages, a batch in one transaction (group commit): each message is checked
+   * (duplicate by message id, epoch) and queued for every member device but its sender, in the batch's order, so
+   * the order per conversation is the order of arrival. A refused message (stale epoch) comes back
+   * as a StaleEpoch and writes nothing; the others are unaffected.
+   */
+  async acceptMessages(
+    inputs: {
+      conversationId: string;
+      epoch: number;
+      senderDeviceId: string;
+      messageId: string;
+      ciphertext: string;
+      /** Over the size limit: refused after the checks that come first (blocked, membership). */
+      tooLarge: boolean;
+      now: string;
+    }[],
+  ): Promise<({ seq: number; deviceIds: string[]; duplicate: boolean } | StaleEpoch | Refused)[]> {
+    if (!inputs.length) return [];
     return this.db.transaction().execute(async (trx) => {
-      const existing = await trx
-        .selectFrom('messages')
-        .select(['id'])
-        .where('conversation_id', '=', input.conversationId)
-        .where('client_message_id', '=', input.messageId)
-        .executeTakeFirst();
-      if (existing) return { seq: 0, deviceIds: [] as string[], duplicate: true };
-      const c = await trx
-        .selectFrom('conversations')
-        .select('epoch')
-        .where('id', '=', input.conversationId)
-        .executeTakeFirst();
-      if (!c || c.epoch !== input.epoch) throw new StaleEpoch(c?.epoch ?? -1);
-      const targets = (
-        await trx
-          .selectFrom('conversation_devices')
-          .innerJoin('devices', 'devices.id', 'conversation_devices.device_id')
-          .select('conversation_devices.device_id')
-          .where('conversation_devices.conversation_id', '=', input.conversationId)
-          .where('conversation_devices.state', '=', 'member')
-          .where('devices.status', '=', 'active')
-          // A device blocked by compliance gets no application messages (commits still reach it, so
-          // its MLS state stays current and it can read again once the block is lifted).
-          .where('devices.messaging_blocked', '=', 0)
-          .where('conversation_devices.device_id', '!=', input.senderDeviceId)
-          .execute()
-      ).map((r) => r.device_id);
-      const id = crypto.randomUUID();
-      await trx
-        .insertInto('messages')
-        .values({
+      const convIds = [...new Set(inputs.map((i) => i.conversationId))];
+      const blocked = new Set(
+        (
+          await trx
+            .selectFrom('devices')
+            .select(['id', 'messaging_blocked'])
+            .where('id', 'in', [...new Set(inputs.map((i) => i.senderDeviceId))])
+            .execute()
+        )
+          .filter((r) => Number(r.messaging_blocked) === 1)
+          .map((r) => r.id),
+      );
+      const key = (c: string, m: string) => `${c}\u0000${m}`;
+      const existing = new Set(
+        (
+          await trx
+            .selectFrom('messages')
+            .select(['conversation_id', 'client_message_id'])
+            .where('conversation_id', 'in', convIds)
+            .where(
+              'client_message_id',
+              'in',
+              inputs.map((i) => i.messageId),
+            )
+            .execute()
+        ).map((r) => key(r.conversation_id, r.client_message_id)),
+      );
+      const epochs = new Map(
+        (
+          await trx.selectFrom('conversations').select(['id', 'epoch']).where('id', 'in', convIds).execute()
+        ).map((r) => [r.id, Number(r.epoch)]),
+      );
+      // Every device of these conversations: the senders' membership, pending removals, targets.
+      const members = new Map<string, string[]>();
+      const states = new Map<string, string>();
+      const pendingRemoval = new Set<string>();
+      for (const r of await trx
+        .selectFrom('conversation_devices')
+        .innerJoin('devices', 'devices.id', 'conversation_devices.device_id')
+        .select([
+          'conversation_devices.conversation_id',
+          'conversation_devices.device_id',
+          'conversation_devices.state',
+          'devices.status',
+          'devices.messaging_blocked',
+        ])
+        .where('conversation_devices.conversation_id', 'in', convIds)
+        .orderBy('conversation_devices.device_id')
+        .execute()) {
+        states.set(key(r.conversation_id, r.device_id), r.state);
+        if (r.state === 'pending_remove') pendingRemoval.add(r.conversation_id);
+        // A device blocked by compliance gets no application messages (commits still reach it, so
+        // its MLS state stays current and it can read again once the block is lifted).
+        if (r.state === 'member' && r.status === 'active' && Number(r.messaging_blocked) === 0)
+          members.set(r.conversation_id, [...(members.get(r.conversation_id) ?? []), r.device_id]);
+      }
+
+      const results: ({ seq: number; deviceIds: string[]; duplicate: boolean } | StaleEpoch | Refused)[] = [];
+      const messageRows: Database['messages'][] = [];
+      const deliveryRows: { device_id: string; message_id: string; created_at: string }[] = [];
+      const accepted: { index: number; id: string }[] = [];
+      inputs.forEach((input, index) => {
+        // The checks, in the order the API documents them; the first that fails answers.
+        const epoch = epochs.get(input.conversationId);
+        const state = states.get(key(input.conversationId, input.senderDeviceId));
+        const refusal = blocked.has(input.senderDeviceId)
+          ? 'blocked'
+          : epoch === undefined
+            ? 'not_found'
+            : state !== 'member' && state !== 'pending_remove'
+              ? 'not_member'
+              : input.tooLarge
+                ? 'too_large'
+                : pendingRemoval.has(input.conversationId)
+                  ? 'pending_removal'
+                  : null;
+        if (refusal) {
+          results.push(new Refused(refusal));
+          return;
+        }
+        if (epoch !== input.epoch) {
+          results.push(new StaleEpoch(epoch ?? -1));
+          return;
+        }
+        const k = key(input.conversationId, input.messageId);
+        if (existing.has(k)) {
+          results.push({ seq: 0, deviceIds: [], duplicate: true });
+          return;
+        }
+        existing.add(k); // a second copy in the same batch is a duplicate
+        const id = crypto.randomUUID();
+        const targets = (members.get(input.conversationId) ?? []).filter((d) => d !== input.senderDeviceId);
+        messageRows.push({
           id,
           conversation_id: input.conversationId,
           kind: 'application',
@@ -423,15 +491,33 @@ export class MessagingRepository {
           sender_device_id: input.senderDeviceId,
           body: input.ciphertext,
           created_at: input.now,
-        })
-        .execute();
-      await trx
-        .updateTable('conversations')
-        .set({ updated_at: input.now })
-        .where('id', '=', input.conversationId)
-        .execute();
-      const seq = await enqueue(trx, id, targets, input.now);
-      return { seq, deviceIds: targets, duplicate: false };
+        });
+        for (const device_id of targets)
+          deliveryRows.push({ device_id, message_id: id, created_at: input.now });
+        accepted.push({ index, id });
+        results.push({ seq: 0, deviceIds: targets, duplicate: false });
+      });
+      if (!messageRows.length) return results;
+      for (const rows of chunks(messageRows, 200)) await trx.insertInto('messages').values(rows).execute();
+      // Conversations with a new message: one statement, stamped with the batch's latest time.
+      const touched = [...new Set(messageRows.map((m) => m.conversation_id))];
+      const latest = messageRows.reduce((t, m) => (m.created_at > t ? m.created_at : t), '');
+      for (const ids of chunks(touched, 500))
+        await trx.updateTable('conversations').set({ updated_at: latest }).where('id', 'in', ids).execute();
+      const maxSeq = new Map<string, number>();
+      for (const rows of chunks(deliveryRows, 500)) {
+        const out = await trx
+          .insertInto('deliveries')
+          .values(rows)
+          .returning(['seq', 'message_id'])
+          .execute();
+        for (const r of out) maxSeq.set(r.message_id, Math.max(maxSeq.get(r.message_id) ?? 0, Number(r.seq)));
+      }
+      for (const a of accepted) {
+        const r = results[a.index] as { seq: number };
+        r.seq = maxSeq.get(a.id) ?? 0;
+      }
+      return results;
     });
   }
 
@@ -462,38 +548,57 @@ export class MessagingRepository {
   }
 
   /**
-   * Removes acknowledged deliveries, then drops the body of any message no device still waits for.
-   * The row itself (its client id) stays until the retention purge, so a sender's retry after a lost
-   * response is still recognised as a duplicate and not delivered twice.
+   * Removes acknowledged deliveries — many devices' requests in one transaction (group commit) —
+   * then drops the body of any message no device still waits for. The row itself (its client id)
+   * stays until the retention purge, so a sender's retry after a lost response is still recognised
+   * as a duplicate and not delivered twice. Answers how many deliveries each request removed; a
+   * delivery asked for twice in the batch counts for the first request only.
    */
-  async ack(deviceId: string, seqs: number[]): Promise<number> {
+  async ackMany(requests: { deviceId: string; seqs: number[] }[]): Promise<number[]> {
+    const wanted = requests.filter((r) => r.seqs.length);
+    if (!wanted.length) return requests.map(() => 0);
     return this.db.transaction().execute(async (trx) => {
-      const rows = await trx
-        .selectFrom('deliveries')
-        .select(['seq', 'message_id'])
-        .where('device_id', '=', deviceId)
-        .where('seq', 'in', seqs)
-        .execute();
-      if (!rows.length) return 0;
-      await trx
-        .deleteFrom('deliveries')
-        .where('device_id', '=', deviceId)
-        .where(
-          'seq',
-          'in',
-          rows.map((r) => r.seq),
-        )
-        .execute();
-      const messageIds = [...new Set(rows.map((r) => r.message_id))];
-      const still = await trx
-        .selectFrom('deliveries')
-        .select('message_id')
-        .where('message_id', 'in', messageIds)
-        .distinct()
-        .execute();
-      const done = messageIds.filter((m) => !still.some((s) => s.message_id === m));
-      if (done.length) await trx.updateTable('messages').set({ body: '' }).where('id', 'in', done).execute();
-      return rows.length;
+      const removed = new Set<string>();
+      const messageIds = new Set<string>();
+      // One statement per 200 requests: (device_id = ? AND seq IN (…)) OR …
+      for (const part of chunks(wanted, 200)) {
+        const rows = await trx
+          .deleteFrom('deliveries')
+          .where((eb) =>
+            eb.or(part.map((r) => eb.and([eb('device_id', '=', r.deviceId), eb('seq', 'in', r.seqs)]))),
+          )
+          .returning(['device_id', 'seq', 'message_id'])
+          .execute();
+        for (const r of rows) {
+          removed.add(`${r.device_id}:${Number(r.seq)}`);
+          messageIds.add(r.message_id);
+        }
+      }
+      // Drop the body of every message no device waits for any more (the row stays for dedup).
+      for (const ids of chunks([...messageIds], 500)) {
+        await trx
+          .updateTable('messages')
+          .set({ body: '' })
+          .where('id', 'in', ids)
+          .where((eb) =>
+            eb.not(
+              eb.exists(
+                eb
+                  .selectFrom('deliveries')
+                  .select('deliveries.seq')
+                  .whereRef('deliveries.message_id', '=', 'messages.id'),
+              ),
+            ),
+          )
+          .execute();
+      }
+      return requests.map((r) => {
+        let n = 0;
+        for (const seq of new Set(r.seqs)) {
+          if (removed.delete(`${r.deviceId}:${seq}`)) n++;
+        }
+        return n;
+      });
     });
   }
 
@@ -522,4 +627,10 @@ async function enqueue(trx: Trx, messageId: string, deviceIds: string[], now: st
     .returning('seq')
     .execute();
   return Math.max(...rows.map((r) => Number(r.seq)));
+}
+
+function chunks<T>(xs: T[], n: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += n) out.push(xs.slice(i, i + n));
+  return out;
 }

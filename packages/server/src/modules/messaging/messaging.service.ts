@@ -12,7 +12,18 @@ import type { Bus } from '../../platform/bus/bus.js';
 import { AppError } from '../../platform/http/app-error.js';
 import type { DevicePrincipal } from '../../platform/http/route.js';
 import type { UserService } from '../users/index.js';
-import { type ConversationRow, type MessagingRepository, StaleEpoch } from './messaging.repository.js';
+import { GroupCommit } from './group-commit.js';
+import {
+  type ConversationRow,
+  type MessagingRepository,
+  Refused,
+  StaleEpoch,
+} from './messaging.repository.js';
+
+/** How long acknowledgements are collected before they are written together. */
+const ACK_DELAY_MS = 5;
+type MessageInput = Parameters<MessagingRepository['acceptMessages']>[0][number];
+type Accepted = { seq: number; deviceIds: string[]; duplicate: boolean };
 
 const blocked = () =>
   new AppError(
@@ -32,17 +43,55 @@ function tooLarge(b64: string, limit = MAX_MESSAGE_BYTES): boolean {
   return Math.floor((b64.length * 3) / 4) > limit;
 }
 
+function refusal(reason: Refused['reason']): AppError {
+  switch (reason) {
+    case 'blocked':
+      return blocked();
+    case 'not_found':
+      return new AppError(404, 'conversation_not_found', 'no such conversation');
+    case 'not_member':
+      return notMember();
+    case 'too_large':
+      return new AppError(
+        413,
+        'message_too_large',
+        `a message may be at most ${MAX_MESSAGE_BYTES} bytes; send files as attachments`,
+      );
+    case 'pending_removal':
+      return new AppError(
+        409,
+        'membership_pending',
+        'a device must be removed from this conversation first: commit the pending removal, then resend',
+      );
+  }
+}
+
 /**
  * The MLS Delivery Service (RFC 9420 §14 / RFC 9750): stores KeyPackages, orders commits per
  * conversation, fans out ciphertext and keeps each delivery until its device acknowledges it. It
  * never holds a key that could read a message.
  */
 export class MessagingService {
+  /** Messages and acknowledgements are written in group commits (see GroupCommit). */
+  private readonly messages: GroupCommit<MessageInput, Accepted>;
+  private readonly acks: GroupCommit<{ deviceId: string; seqs: number[] }, number>;
+
   constructor(
     private readonly repo: MessagingRepository,
     private readonly users: UserService,
     private readonly bus: Bus,
-  ) {}
+  ) {
+    this.messages = new GroupCommit<MessageInput, Accepted>(async (inputs) => {
+      const results = await this.repo.acceptMessages(inputs);
+      // One wake-up for the whole batch, once it is stored.
+      const deviceIds = new Set<string>();
+      for (const r of results) if (!(r instanceof Error)) for (const d of r.deviceIds) deviceIds.add(d);
+      if (deviceIds.size) this.bus.publish('queue.enqueued', { deviceIds: [...deviceIds] });
+      return results;
+    });
+    // Nobody waits for an acknowledgement's answer: collect them for a few ms.
+    this.acks = new GroupCommit((requests) => this.repo.ackMany(requests), { delayMs: ACK_DELAY_MS });
+  }
 
   async uploadKeyPackages(p: DevicePrincipal, keyPackages: string[], lastResort: string | undefined) {
     if ([...keyPackages, lastResort ?? ''].some((k) => tooLarge(k)))
@@ -211,36 +260,22 @@ export class MessagingService {
     conversationId: string,
     input: { epoch: number; messageId: string; ciphertext: string },
   ) {
-    if (await this.repo.isMessagingBlocked(p.deviceId)) throw blocked();
-    const c = await this.requireMember(p, conversationId);
-    if (tooLarge(input.ciphertext))
-      throw new AppError(
-        413,
-        'message_too_large',
-        `a message may be at most ${MAX_MESSAGE_BYTES} bytes; send files as attachments`,
-      );
-    // While a removal is pending the conversation is frozen: the next sender commits the removal first.
-    if (await this.repo.hasPendingRemoval(conversationId)) {
-      throw new AppError(
-        409,
-        'membership_pending',
-        'a device must be removed from this conversation first: commit the pending removal, then resend',
-      );
-    }
-    if (input.epoch !== c.epoch) throw stale(c.epoch);
+    // Every check (compliance block, membership, size, pending removal, epoch, duplicate) runs in
+    // the group commit's transaction, with the insert; the answer comes once the batch committed.
     try {
-      const r = await this.repo.acceptMessage({
+      const r = await this.messages.submit({
         conversationId,
         epoch: input.epoch,
         senderDeviceId: p.deviceId,
         messageId: input.messageId,
         ciphertext: input.ciphertext,
+        tooLarge: tooLarge(input.ciphertext),
         now: new Date().toISOString(),
       });
-      if (r.deviceIds.length) this.bus.publish('queue.enqueued', { deviceIds: r.deviceIds });
       return { conversationId, messageId: input.messageId, seq: r.seq, duplicate: r.duplicate };
     } catch (err) {
       if (err instanceof StaleEpoch) throw stale(err.currentEpoch);
+      if (err instanceof Refused) throw refusal(err.reason);
       throw err;
     }
   }
@@ -255,7 +290,7 @@ export class MessagingService {
   }
 
   async ack(p: DevicePrincipal, seqs: number[]) {
-    return { acknowledged: await this.repo.ack(p.deviceId, seqs) };
+    return { acknowledged: await this.acks.submit({ deviceId: p.deviceId, seqs }) };
   }
 
   /** A new device joins every conversation of its user: it waits for a member's add commit. */

@@ -4,9 +4,11 @@ import {
   IdParamsSchema,
   InvitationAcceptSchema,
   InvitationCreatedSchema,
+  OkSchema,
   SelfCommandSchema,
   SelfDeviceListSchema,
   SelfLoginSchema,
+  SelfMeSchema,
   SelfSessionSchema,
 } from '@enclave/protocol';
 import { route, type RouteSpec } from '../../platform/http/route.js';
@@ -52,6 +54,25 @@ export function selfServiceRoutes(s: SelfServiceService): RouteSpec[] {
       body: SelfLoginSchema,
       response: SelfSessionSchema,
       handler: ({ body, ip }) => s.login(body, ip),
+    }),
+    route({
+      method: 'GET',
+      url: '/api/v1/self/me',
+      summary:
+        'The signed-in employee, their device count and limit, and whether they may create an activation password',
+      tag: 'self-service',
+      auth: 'employee',
+      response: SelfMeSchema,
+      handler: ({ principal }) => s.me(principal),
+    }),
+    route({
+      method: 'POST',
+      url: '/api/v1/self/logout',
+      summary: 'End this self-service session',
+      tag: 'self-service',
+      auth: 'employee',
+      response: OkSchema,
+      handler: ({ principal, ip }) => s.logout(principal, ip),
     }),
     route({
       method: 'GET',

@@ -185,7 +185,52 @@ export class SelfServiceService {
     if (!s) throw unauthenticated('the session is not valid; sign in again');
     if (s.expires_at <= new Date().toISOString())
       throw new AppError(401, 'session_expired', 'the session expired; sign in again');
-    return { kind: 'employee', userId: s.user_id, email: s.email, sessionId: s.id };
+    return {
+      kind: 'employee',
+      userId: s.user_id,
+      email: s.email,
+      sessionId: s.id,
+      sessionExpiresAt: s.expires_at,
+    };
+  }
+
+  /** Who is signed in, and whether the portal should offer a new activation password. */
+  async me(p: EmployeePrincipal) {
+    const user = await this.users.get(p.userId);
+    const [limit, activeDevices] = await Promise.all([
+      this.deviceLimitFor(p.userId, p.email),
+      this.activeDevices(p.userId),
+    ]);
+    return {
+      userId: user.id,
+      email: user.email,
+      name: user.name,
+      activeDevices,
+      deviceLimit: limit,
+      canCreateActivation: activeDevices < limit,
+      sessionExpiresAt: p.sessionExpiresAt ?? new Date().toISOString(),
+    };
+  }
+
+  /** Ends this portal session. */
+  async logout(p: EmployeePrincipal, ip: string): Promise<{ ok: true }> {
+    await this.db.deleteFrom('employee_sessions').where('id', '=', p.sessionId).execute();
+    await this.audit.record({
+      actor: { type: 'employee', id: p.userId, label: p.email },
+      action: 'selfservice.logout',
+      ip,
+    });
+    return { ok: true };
+  }
+
+  private async activeDevices(userId: string): Promise<number> {
+    const active = await this.db
+      .selectFrom('devices')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('user_id', '=', userId)
+      .where('status', '=', 'active')
+      .executeTakeFirstOrThrow();
+    return Number(active.n);
   }
 
   async devices(p: EmployeePrincipal) {
@@ -211,13 +256,7 @@ export class SelfServiceService {
   async createActivation(p: EmployeePrincipal, ip: string) {
     // The policy decides: no activation password for a device the employee could not activate anyway.
     const limit = await this.deviceLimitFor(p.userId, p.email);
-    const active = await this.db
-      .selectFrom('devices')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('user_id', '=', p.userId)
-      .where('status', '=', 'active')
-      .executeTakeFirstOrThrow();
-    if (Number(active.n) >= limit) {
+    if ((await this.activeDevices(p.userId)) >= limit) {
       throw new AppError(
         409,
         'device_limit_reached',

@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
-import { ClientFrameSchema, type ServerFrame } from '@enclave/protocol';
+import { type ClientFrame, ClientFrameSchema, type ServerFrame } from '@enclave/protocol';
+import { AppError } from '../../platform/http/app-error.js';
 import type { Bus } from '../../platform/bus/bus.js';
 import type { DevicePrincipal } from '../../platform/http/route.js';
 import type { CommandService } from '../devices/index.js';
@@ -17,9 +19,29 @@ const LOW_WATER_BYTES = 64 * 1024;
 /** A connection whose send buffer makes no progress for this long is cut off as a slow consumer. */
 export const SLOW_CONSUMER_MS = 10_000;
 const BATCH = 100;
+/** `send` frames one connection may have waiting to be stored; more are refused (rate_limited). */
+const MAX_QUEUED_SENDS = 1000;
+/** Each process announces its connected devices this often; an announcement not repeated expires. */
+export const PRESENCE_INTERVAL_MS = 5_000;
+/** Connections caught up at a time after the bus reconnects (each costs a queue and a command query). */
+const CATCH_UP_CONCURRENCY = 16;
 
 /** WebSocket close codes of our own (RFC 6455 §7.4.2: 4000–4999 are private use). */
-export const CLOSE = { unauthenticated: 4001, revoked: 4003, slowConsumer: 4008, shutdown: 1001 } as const;
+export const CLOSE = {
+  unauthenticated: 4001,
+  revoked: 4003,
+  slowConsumer: 4008,
+  shutdown: 1001,
+  /** RFC 6455 "try again later": the database is unreachable; the device reconnects with backoff. */
+  unavailable: 1013,
+} as const;
+
+export interface StreamHubOptions {
+  /** Which of these devices are no longer active: after the bus reconnects, their streams are closed. */
+  inactiveAmong?: (deviceIds: string[]) => Promise<string[]>;
+  /** How often this process announces its count (default {@link PRESENCE_INTERVAL_MS}; tests shorten it). */
+  presenceIntervalMs?: number;
+}
 
 class Connection {
   private lastSent = 0;
@@ -69,17 +91,17 @@ class Connection {
 
   resume(after: number): void {
     this.lastSent = after;
-    this.pump();
+    void this.pump();
   }
 
   /** Sends every queued delivery after the last one sent, in order, in batches. */
-  pump(): void {
+  pump(): Promise<void> {
     if (this.pumping) {
       this.again = true;
-      return;
+      return Promise.resolve();
     }
     this.pumping = true;
-    void (async () => {
+    return (async () => {
       try {
         do {
           this.again = false;
@@ -134,7 +156,47 @@ class Connection {
       case 'auth':
         this.send({ type: 'error', code: 'invalid_frame', message: 'already authenticated' });
         return;
+      case 'send':
+        this.enqueueSend(f);
+        return;
     }
+  }
+
+  /** `send` frames of this connection, handled one after another so their order is kept. */
+  private sends: Promise<void> = Promise.resolve();
+  private sendsQueued = 0;
+
+  private enqueueSend(f: Extract<ClientFrame, { type: 'send' }>): void {
+    if (this.sendsQueued >= MAX_QUEUED_SENDS) {
+      this.send({
+        type: 'error',
+        code: 'rate_limited',
+        message: `more than ${MAX_QUEUED_SENDS} messages waiting to be stored: wait for their 'sent' frames`,
+        messageId: f.messageId,
+      });
+      return;
+    }
+    this.sendsQueued++;
+    this.sends = this.sends.then(async () => {
+      try {
+        const r = await this.messaging.send(this.device, f.conversationId, f);
+        this.send({ type: 'sent', ...r });
+      } catch (err) {
+        if (err instanceof AppError) {
+          this.send({ type: 'error', code: err.code, message: err.message, messageId: f.messageId });
+        } else {
+          this.log.warn({ err, deviceId: this.device.deviceId }, 'stream send failed');
+          this.send({
+            type: 'error',
+            code: 'internal_error',
+            message: 'the message was not stored: send it again',
+            messageId: f.messageId,
+          });
+        }
+      } finally {
+        this.sendsQueued--;
+      }
+    });
   }
 }
 
@@ -145,36 +207,53 @@ class Connection {
 export class StreamHub {
   private readonly byDevice = new Map<string, Set<Connection>>();
   private readonly timer: NodeJS.Timeout;
+  private readonly presenceTimer: NodeJS.Timeout;
   private readonly unsubscribe: (() => void)[];
+  /** Identifies this process in presence announcements. */
+  private readonly processId = randomUUID();
+  private readonly presenceMs: number;
+  /** Other processes' last announced device counts, until they expire. */
+  private readonly presence = new Map<string, { connectedDevices: number; expiresAt: number }>();
 
   constructor(
     private readonly messaging: MessagingService,
     private readonly commands: CommandService,
-    bus: Bus,
+    private readonly bus: Bus,
     private readonly log: FastifyBaseLogger,
+    private readonly opts: StreamHubOptions = {},
   ) {
+    this.presenceMs = opts.presenceIntervalMs ?? PRESENCE_INTERVAL_MS;
     this.unsubscribe = [
-      bus.subscribe('queue.enqueued', ({ deviceIds }) => {
-        for (const id of deviceIds) for (const c of this.byDevice.get(id) ?? []) c.pump();
+      bus.subscribeEverywhere('queue.enqueued', ({ deviceIds }) => {
+        for (const id of deviceIds) for (const c of this.byDevice.get(id) ?? []) void c.pump();
       }),
-      bus.subscribe('keypackages.low', ({ deviceId, available }) => {
+      bus.subscribeEverywhere('presence', ({ processId, connectedDevices }) => {
+        if (processId === this.processId) return;
+        if (connectedDevices === 0) this.presence.delete(processId);
+        else this.presence.set(processId, { connectedDevices, expiresAt: Date.now() + 3 * this.presenceMs });
+      }),
+      // Events may have been missed while the link was down: re-read what the database holds.
+      bus.onReconnect(() => {
+        this.catchUp().catch((err: unknown) => this.log.warn({ err }, 'stream catch-up failed'));
+      }),
+      bus.subscribeEverywhere('keypackages.low', ({ deviceId, available }) => {
         for (const c of this.byDevice.get(deviceId) ?? []) c.send({ type: 'keypackages_low', available });
       }),
-      bus.subscribe('command.queued', async ({ deviceId }) => {
+      bus.subscribeEverywhere('command.queued', async ({ deviceId }) => {
         const conns = [...(this.byDevice.get(deviceId) ?? [])];
         if (!conns.length) return; // picked up at the next sync or connection
         for (const command of await this.commands.pendingFor(deviceId, { onlyNew: true }))
           for (const c of conns) c.send({ type: 'command', command });
       }),
-      bus.subscribe('policy.changed', ({ userIds }) => {
+      bus.subscribeEverywhere('policy.changed', ({ userIds }) => {
         const users = userIds === 'all' ? null : new Set(userIds);
         for (const set of this.byDevice.values())
           for (const c of set) if (!users || users.has(c.device.userId)) c.send({ type: 'policy_changed' });
       }),
-      bus.subscribe('device.revoked', ({ deviceId }) => {
+      bus.subscribeEverywhere('device.revoked', ({ deviceId }) => {
         for (const c of this.byDevice.get(deviceId) ?? []) c.socket.close(CLOSE.revoked, 'device_revoked');
       }),
-      bus.subscribe('conversation.membership', ({ conversationId, memberDeviceIds }) => {
+      bus.subscribeEverywhere('conversation.membership', ({ conversationId, memberDeviceIds }) => {
         // One connected member is asked to commit; asking all would only make them race for the epoch.
         for (const id of memberDeviceIds) {
           const c = [...(this.byDevice.get(id) ?? [])][0];
@@ -184,10 +263,57 @@ export class StreamHub {
     ];
     this.timer = setInterval(() => this.heartbeat(), HEARTBEAT_MS);
     this.timer.unref();
+    this.presenceTimer = setInterval(() => this.announce(), this.presenceMs);
+    this.presenceTimer.unref();
   }
 
+  /** Devices with a stream open on this process. */
   get connectedDevices(): number {
     return this.byDevice.size;
+  }
+
+  /**
+   * Devices with a stream open anywhere in the cluster (every node and worker), from the counts
+   * each process announces every {@link PRESENCE_INTERVAL_MS}; a process that stops announcing
+   * drops out after three intervals. A device connected to two processes counts twice.
+   */
+  clusterConnectedDevices(now = Date.now()): number {
+    let n = this.connectedDevices;
+    for (const [id, p] of this.presence) {
+      if (p.expiresAt <= now) this.presence.delete(id);
+      else n += p.connectedDevices;
+    }
+    return n;
+  }
+
+  private announce(): void {
+    this.bus.publish('presence', { processId: this.processId, connectedDevices: this.connectedDevices });
+  }
+
+  /**
+   * After the bus comes back: closes the streams of devices revoked meanwhile, pushes deliveries
+   * and commands queued meanwhile (the database holds them; only the wake-ups were lost).
+   */
+  async catchUp(): Promise<void> {
+    this.announce();
+    const ids = [...this.byDevice.keys()];
+    if (this.opts.inactiveAmong) {
+      for (let i = 0; i < ids.length; i += 500) {
+        for (const id of await this.opts.inactiveAmong(ids.slice(i, i + 500)))
+          for (const c of this.byDevice.get(id) ?? []) c.socket.close(CLOSE.revoked, 'device_revoked');
+      }
+    }
+    const queue = [...this.byDevice.entries()];
+    const worker = async () => {
+      for (let next = queue.shift(); next; next = queue.shift()) {
+        const [deviceId, set] = next;
+        const conns = [...set];
+        await Promise.all(conns.map((c) => c.pump()));
+        for (const command of await this.commands.pendingFor(deviceId, { onlyNew: true }))
+          for (const c of conns) c.send({ type: 'command', command });
+      }
+    };
+    await Promise.all(Array.from({ length: CATCH_UP_CONCURRENCY }, worker));
   }
 
   attach(socket: WebSocket, device: DevicePrincipal, after: number): void {
@@ -242,6 +368,9 @@ export class StreamHub {
 
   close(): void {
     clearInterval(this.timer);
+    clearInterval(this.presenceTimer);
+    // The others stop counting this process's devices at once rather than after the expiry.
+    this.bus.publish('presence', { processId: this.processId, connectedDevices: 0 });
     for (const u of this.unsubscribe) u();
     for (const set of this.byDevice.values())
       for (const c of set) c.socket.close(CLOSE.shutdown, 'server_shutdown');

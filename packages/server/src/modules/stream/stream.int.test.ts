@@ -277,6 +277,88 @@ describe('GET /api/v1/stream: deliveries', () => {
   });
 });
 
+describe('GET /api/v1/stream: sending', () => {
+  const sendFrame = (c: Client, messageId: string, over: Record<string, unknown> = {}) =>
+    c.sendJson({
+      type: 'send',
+      conversationId: conv.id,
+      epoch: conv.epoch,
+      messageId,
+      ciphertext: blob(100),
+      ...over,
+    });
+
+  it('stores a message sent as a frame, answers sent, and delivers it live in order; a resend is a duplicate', async () => {
+    await ackAll(t, r1);
+    const [sender, receiver] = await Promise.all([
+      Client.connect({ token: s1.token }),
+      Client.connect({ token: r1.token }),
+    ]);
+    const ids = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+    for (const id of ids) sendFrame(sender, id);
+    const sent = [await sender.next('sent'), await sender.next('sent'), await sender.next('sent')];
+    assert.deepEqual(
+      sent.map((f: Frame) => f.messageId),
+      ids,
+    );
+    for (const f of sent) {
+      assert.equal(f.conversationId, conv.id);
+      assert.equal(f.duplicate, false);
+      assert.ok(f.seq > 0);
+    }
+    await waitFor(() => receiver.deliveries().length === 3, 3000, 'three deliveries');
+    assert.deepEqual(
+      receiver.deliveries().map((x: Frame) => x.messageId),
+      ids,
+    );
+    assert.equal(receiver.deliveries()[0].senderDeviceId, s1.deviceId);
+    // The same message id again: stored once, delivered once.
+    sendFrame(sender, ids[0]!);
+    assert.equal((await sender.next('sent')).duplicate, true);
+    await sleep(150);
+    assert.equal(receiver.deliveries().length, 3);
+    assert.deepEqual(sender.deliveries(), []);
+    // It is the same queue as over HTTP: acknowledged over the stream, it is gone.
+    receiver.sendJson({ type: 'ack', seqs: receiver.deliveries().map((x: Frame) => x.seq) });
+    await waitFor(async () => (await drain(t, r1)).length === 0, 3000, 'the queue to empty');
+    sender.close();
+    receiver.close();
+  });
+
+  it("answers a refused send with the HTTP route's error code and its messageId, and stays usable", async () => {
+    const c = await Client.connect({ token: s1.token });
+    const stale = crypto.randomUUID();
+    sendFrame(c, stale, { epoch: conv.epoch + 5 });
+    let e = await c.next('error');
+    assert.equal(e.code, 'stale_epoch');
+    assert.equal(e.messageId, stale);
+    const elsewhere = crypto.randomUUID();
+    sendFrame(c, elsewhere, { conversationId: crypto.randomUUID() });
+    e = await c.next('error');
+    assert.equal(e.code, 'conversation_not_found');
+    assert.equal(e.messageId, elsewhere);
+    sendFrame(c, crypto.randomUUID(), { ciphertext: 'not base64!' });
+    assert.equal((await c.next('error')).code, 'invalid_frame');
+    await c.roundTrip();
+    assert.equal(c.closed, undefined);
+    const r = await drain(t, r1);
+    assert.ok(!r.some((i) => i.messageId === stale || i.messageId === elsewhere));
+    c.close();
+  });
+
+  it('refuses a device that is not a member of the conversation', async () => {
+    await people.user('olga@example.com');
+    const outsider = await people.device('olga@example.com');
+    const c = await Client.connect({ token: outsider.token });
+    const id = crypto.randomUUID();
+    sendFrame(c, id);
+    const e = await c.next('error');
+    assert.equal(e.code, 'not_a_member');
+    assert.equal(e.messageId, id);
+    c.close();
+  });
+});
+
 describe('GET /api/v1/stream: frames', () => {
   it('answers a ping with a pong carrying the same t', async () => {
     const c = await Client.connect({ token: r1.token });

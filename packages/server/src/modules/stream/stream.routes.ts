@@ -1,10 +1,24 @@
 import type {} from '@fastify/websocket'; // adds the `websocket` route option to Fastify's types
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
+import { isDatabaseUnavailable } from '../../platform/db/database.js';
 import { ClientFrameSchema, type DevicePrincipalLike } from './types.js';
 import { CLOSE, type StreamHub } from './stream.hub.js';
 
 const AUTH_TIMEOUT_MS = 5_000;
+
+/** Closes a stream whose device could not be authenticated, saying why in the close code. */
+function refuse(socket: WebSocket, err: unknown): void {
+  if (isDatabaseUnavailable(err)) {
+    socket.close(CLOSE.unavailable, 'database_unavailable'); // not the device's fault: it retries
+    return;
+  }
+  const code = (err as { code?: unknown } | null)?.code;
+  socket.close(
+    code === 'device_revoked' ? CLOSE.revoked : CLOSE.unauthenticated,
+    typeof code === 'string' ? code.slice(0, 100) : 'unauthenticated',
+  );
+}
 
 /**
  * `GET /api/v1/stream` (WebSocket). The device token comes in the Authorization header, or — for
@@ -21,12 +35,7 @@ export function registerStream(
     const after = typeof afterRaw === 'string' && /^\d{1,15}$/.test(afterRaw) ? Number(afterRaw) : 0;
     const start = (device: DevicePrincipalLike) => hub.attach(socket, device, after);
     if (request.headers.authorization) {
-      authenticate(request).then(start, (err: { code?: string }) =>
-        socket.close(
-          err.code === 'device_revoked' ? CLOSE.revoked : CLOSE.unauthenticated,
-          err.code ?? 'unauthenticated',
-        ),
-      );
+      authenticate(request).then(start, (err: unknown) => refuse(socket, err));
       return;
     }
     const timer = setTimeout(() => socket.close(CLOSE.unauthenticated, 'auth_timeout'), AUTH_TIMEOUT_MS);
@@ -47,12 +56,7 @@ export function registerStream(
         ...request,
         headers: { ...request.headers, authorization: `Bearer ${token}` },
       } as FastifyRequest;
-      authenticate(fake).then(start, (err: { code?: string }) =>
-        socket.close(
-          err.code === 'device_revoked' ? CLOSE.revoked : CLOSE.unauthenticated,
-          err.code ?? 'unauthenticated',
-        ),
-      );
+      authenticate(fake).then(start, (err: unknown) => refuse(socket, err));
     });
   });
 }

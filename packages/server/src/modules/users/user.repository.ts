@@ -21,7 +21,13 @@ export class UserRepository {
     return this.db.selectFrom('users').selectAll().where('email', '=', email).executeTakeFirst();
   }
 
-  async page(opts: { q?: string | undefined; group?: string | undefined; limit: number; offset: number }) {
+  async page(opts: {
+    q?: string | undefined;
+    group?: string | undefined;
+    withoutDevice?: boolean | undefined;
+    limit: number;
+    offset: number;
+  }) {
     let query = this.db.selectFrom('users');
     if (opts.q) {
       const q = opts.q;
@@ -41,6 +47,19 @@ export class UserRepository {
             .where('groups.name', '=', group),
         ),
       );
+    }
+    if (opts.withoutDevice !== undefined) {
+      const without = opts.withoutDevice;
+      query = query.where((eb) => {
+        const has = eb.exists(
+          eb
+            .selectFrom('devices')
+            .select('devices.id')
+            .whereRef('devices.user_id', '=', 'users.id')
+            .where('devices.status', '=', 'active'),
+        );
+        return without ? eb.not(has) : has;
+      });
     }
     const total = await query.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
     const rows = await query

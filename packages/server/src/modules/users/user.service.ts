@@ -24,7 +24,13 @@ export class UserService {
     private readonly bus?: Bus,
   ) {}
 
-  async list(q: { q?: string | undefined; group?: string | undefined; limit: number; offset: number }) {
+  async list(q: {
+    q?: string | undefined;
+    group?: string | undefined;
+    withoutDevice?: boolean | undefined;
+    limit: number;
+    offset: number;
+  }) {
     const { rows, total } = await this.users.page(q);
     return { items: await this.present(rows), total, limit: q.limit, offset: q.offset };
   }

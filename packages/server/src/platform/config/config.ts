@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 
@@ -30,6 +31,13 @@ export const ServerConfigSchema = z
     tlsCertFile: z.string().optional(),
     tlsKeyFile: z.string().optional(),
     natsUrl: z.string().optional(),
+    /** Worker processes sharing the listener, database and bus (default: one per core; 1 = no cluster). */
+    workers: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .default(() => Math.min(64, os.availableParallelism())),
     deviceLimit: z.number().int().min(1).max(100).default(5),
     /** Largest attachment in MB (default 100). */
     attachmentLimitMb: z.number().int().min(1).max(10_000).default(100),

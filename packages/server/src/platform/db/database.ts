@@ -31,7 +31,16 @@ export function openDatabase(opts: {
   readonly?: boolean;
 }): DbHandle {
   if (opts.dbUrl && /^postgres(ql)?:\/\//.test(opts.dbUrl)) {
-    const pool = new pg.Pool({ connectionString: opts.dbUrl, max: 10, connectionTimeoutMillis: 5000 });
+    const pool = new pg.Pool({
+      connectionString: opts.dbUrl,
+      max: 10,
+      // PostgreSQL away: a request fails within seconds (503 database_unavailable) instead of
+      // hanging; the pool drops broken connections and reconnects by itself when it returns.
+      connectionTimeoutMillis: 3_000,
+      // TCP keepalive: a connection to a PostgreSQL that vanished without a word is noticed.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    });
     // A broken idle connection must not crash the process; the next query reports it.
     pool.on('error', () => undefined);
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
@@ -51,6 +60,8 @@ export function openDatabase(opts: {
     readonly: opts.readonly ?? false,
     fileMustExist: opts.readonly ?? false,
   });
+  // Several worker processes share the file: wait for another's write lock instead of failing.
+  sqlite.pragma('busy_timeout = 5000');
   if (!opts.readonly) {
     // Owner-only before WAL mode starts: SQLite gives the -wal and -shm files the database's mode.
     fs.chmodSync(file, 0o600);
@@ -58,9 +69,46 @@ export function openDatabase(opts: {
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
   }
-  sqlite.pragma('busy_timeout = 5000');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  const db = new Kysely<Database>({
+    dialect: new SqliteDialect({ database: withStatementCache(sqlite, !opts.readonly) }),
+  });
   return { db, kind: 'sqlite', description: `sqlite:${file}`, close: () => db.destroy() };
+}
+
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now (starting up, shutting down, recovering)
+  '53300', // too_many_connections
+  'SQLITE_BUSY', // locked beyond busy_timeout
+]);
+const UNREACHABLE_MESSAGES = [
+  'timeout exceeded when trying to connect',
+  'Connection terminated',
+  'Query read timeout',
+  'Client has encountered a connection error',
+];
+
+/**
+ * True when `err` says the database cannot be reached now (down, restarting, unreachable, out of
+ * connections) — the caller answers 503 `database_unavailable` — rather than a fault in a query.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (!err || typeof err !== 'object') return false;
+  const e = err as { code?: unknown; message?: unknown; errors?: unknown; cause?: unknown };
+  if (typeof e.code === 'string' && (UNREACHABLE_CODES.has(e.code) || e.code.startsWith('08'))) return true;
+  if (typeof e.message === 'string' && UNREACHABLE_MESSAGES.some((m) => (e.message as string).includes(m)))
+    return true;
+  if (Array.isArray(e.errors) && e.errors.some(isDatabaseUnavailable)) return true; // AggregateError
+  return e.cause !== undefined && e.cause !== err && isDatabaseUnavailable(e.cause);
 }
 
 /** True when `err` is a unique-constraint violation on either dialect. */
@@ -77,10 +125,16 @@ export function isUniqueViolation(err: unknown): boolean {
  * Kysely prepares every query anew; on the hot paths that is a third of SQLite's time. Statements
  * are cached by SQL text (the SQL is built by Kysely, values are always bound parameters) and reused
  * — safe because better-sqlite3 runs each statement to completion synchronously.
+ *
+ * Kysely opens transactions with a plain (deferred) `begin`. With several processes on one WAL
+ * database, a deferred transaction that reads and then writes fails at once with SQLITE_BUSY
+ * (busy_timeout cannot help: its snapshot is stale) when another process wrote meanwhile; so every
+ * transaction takes the write lock up front with `begin immediate`, which does wait busy_timeout.
  */
-function withStatementCache(db: SQLite.Database): SQLite.Database {
+function withStatementCache(db: SQLite.Database, writable: boolean): SQLite.Database {
   const cache = new Map<string, SQLite.Statement>();
-  const prepare = (source: string): SQLite.Statement => {
+  const prepare = (sqlText: string): SQLite.Statement => {
+    const source = writable && sqlText === 'begin' ? 'begin immediate' : sqlText;
     let stmt = cache.get(source);
     if (!stmt) {
       stmt = db.prepare(source);

@@ -432,6 +432,21 @@ function migrationsFor(kind: 'sqlite' | 'postgres'): Record<string, Migration> {
           .execute();
       },
     },
+    '0010_console_indexes': {
+      async up(db: Kysely<unknown>) {
+        // The console's dashboard and filtered lists (GROUP BY and ranges over the whole fleet).
+        const indexes: [string, string, string[]][] = [
+          ['devices_activated_at', 'devices', ['activated_at']],
+          ['devices_status_compliance', 'devices', ['status', 'compliance', 'platform']],
+          ['device_commands_state', 'device_commands', ['state', 'updated_at']],
+          ['messages_created_at', 'messages', ['created_at']],
+          ['audit_log_action', 'audit_log', ['action', 'seq']],
+          ['audit_log_at', 'audit_log', ['at']],
+        ];
+        for (const [name, table, columns] of indexes)
+          await db.schema.createIndex(name).on(table).columns(columns).execute();
+      },
+    },
     '0007_compliance': {
       async up(db: Kysely<unknown>) {
         await db.schema

@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { roleHasPermission } from '@enclave/protocol';
 import { ZodError, type z } from 'zod';
+import { isDatabaseUnavailable } from '../db/database.js';
 import { AppError, forbidden } from './app-error.js';
 import type { AdminPrincipal, DevicePrincipal, EmployeePrincipal, Principal, RouteSpec } from './route.js';
 
@@ -79,6 +80,7 @@ export function registerRoutes(
         const query = parseWith(spec.query, request.query, 'query');
         const params = parseWith(spec.params, request.params, 'params');
         const result = await spec.handler({ body, query, params, principal, ip: request.ip, request, reply });
+        if (reply.sent) return reply; // the handler answered itself (e.g. /readyz with 503)
         reply.code(spec.status ?? 200);
         if (spec.produces && !reply.getHeader('content-type')) reply.type(spec.produces);
         return result;
@@ -118,6 +120,22 @@ export function installErrorHandler(app: FastifyInstance): void {
     }
     if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
       return reply.code(fe.statusCode).send({ error: { code: 'bad_request', message: fe.message } });
+    }
+    if (isDatabaseUnavailable(err)) {
+      // Fail fast and say so: the node reconnects by itself when the database returns.
+      request.log.warn(
+        { err: { code: (err as { code?: string }).code, message: err.message } },
+        'database unavailable',
+      );
+      return reply
+        .code(503)
+        .header('retry-after', '5')
+        .send({
+          error: {
+            code: 'database_unavailable',
+            message: 'the database is not reachable; try again shortly',
+          },
+        });
     }
     request.log.error({ err }, 'unhandled error');
     return reply

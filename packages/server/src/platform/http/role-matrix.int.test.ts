@@ -163,6 +163,22 @@ const MATRIX: Record<string, MatrixEntry> = {
     permission: 'audit:read',
     probe: () => ({ url: '/api/v1/audit/verify', allowed: 200 }),
   },
+  'GET /api/v1/audit/export.csv': {
+    permission: 'audit:read',
+    probe: () => ({ url: '/api/v1/audit/export.csv?action=admin.login', allowed: 200 }),
+  },
+  'GET /api/v1/dashboard': {
+    permission: 'devices:read',
+    probe: () => ({ url: '/api/v1/dashboard', allowed: 200 }),
+  },
+  'GET /api/v1/settings': {
+    permission: 'settings:read',
+    probe: () => ({ url: '/api/v1/settings', allowed: 200 }),
+  },
+  'PATCH /api/v1/settings': {
+    permission: 'settings:write',
+    probe: () => ({ url: '/api/v1/settings', body: {}, allowed: 200 }),
+  },
   'GET /api/v1/webhooks': {
     permission: 'webhooks:read',
     probe: () => ({ url: '/api/v1/webhooks', allowed: 200 }),

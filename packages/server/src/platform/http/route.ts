@@ -8,6 +8,7 @@ export interface AdminPrincipal {
   email: string;
   role: Role;
   sessionId: string;
+  sessionExpiresAt?: string;
 }
 export interface DevicePrincipal {
   kind: 'device';
@@ -21,6 +22,7 @@ export interface EmployeePrincipal {
   userId: string;
   email: string;
   sessionId: string;
+  sessionExpiresAt?: string;
 }
 export interface AnonymousPrincipal {
   kind: 'anonymous';

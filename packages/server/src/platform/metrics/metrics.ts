@@ -39,6 +39,7 @@ export class Metrics {
       name: 'enclave_queue_depth',
       help: 'Deliveries waiting to be acknowledged, across all devices',
       registers,
+      aggregator: 'max', // every worker counts the same table: across workers, not a sum
       async collect() {
         if (sources.queueDepth) this.set(await sources.queueDepth());
       },
@@ -102,7 +103,7 @@ export interface MetricsListener {
  * bind it to loopback, or keep it behind a firewall that only the Prometheus server passes.
  */
 export async function startMetricsListener(
-  metrics: Metrics,
+  metrics: Pick<Metrics, 'text' | 'contentType'>,
   listen: { host: string; port: number },
   onError: (err: unknown) => void = () => undefined,
 ): Promise<MetricsListener> {

@@ -1,0 +1,2 @@
+export { type ActivationDefaults, type SettingsOptions, SettingsService } from './settings.service.js';
+export { settingsRoutes } from './settings.routes.js';
