@@ -113,6 +113,24 @@ export default tseslint.config(
     },
   },
   {
+    // The admin console runs in the browser (React + Vite): browser globals, no Node.
+    files: ['packages/console/**/*.{ts,tsx}'],
+    languageOptions: { globals: { ...globals.browser } },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@enclave/server', '@enclave/cli', '@enclave/client', '@enclave/crypto', 'node:*'],
+              message: 'the console talks to the server only through its REST API (src/api/client.ts).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },

@@ -1,0 +1,10 @@
+export { Button } from './Button';
+export { ConfirmDialog, Dialog } from './Dialog';
+export { DataTable, type Column, type Pagination } from './DataTable';
+export { EmptyState } from './EmptyState';
+export { Banner, ErrorBanner } from './ErrorBanner';
+export { FormField, fieldErrors } from './FormField';
+export { PageHeader } from './PageHeader';
+export { StatusBadge, type Tone } from './StatusBadge';
+export { ToastProvider, useToast } from './Toast';
+export { Skeleton } from './Skeleton';
