@@ -94,6 +94,14 @@ describe('the web console', () => {
     }
   });
 
+  it('serves the console at / to any client, deeper paths only to browsers', async () => {
+    const root = await t.inject('GET', '/', { headers: { accept: '*/*' } });
+    assert.equal(root.status, 200);
+    assert.match(root.headers['content-type'] as string, /text\/html/);
+    const deep = await t.inject('GET', '/devices/x', { headers: { accept: '*/*' } });
+    assert.equal(deep.status, 404);
+  });
+
   it('leaves the API and the operations endpoints alone', async () => {
     const unknown = await t.inject('GET', '/api/v1/nope', { headers: HTML });
     assert.equal(unknown.status, 404);

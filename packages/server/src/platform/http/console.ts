@@ -72,7 +72,8 @@ export async function registerConsole(app: FastifyInstance, dir: string): Promis
         return send(reply, rel, immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
       }
     }
-    if (!wantsHtml(request.headers.accept)) return reply.callNotFound();
+    // `/` is the console whatever the client accepts (curl, monitors); deeper paths only for browsers.
+    if (pathname !== '/' && !wantsHtml(request.headers.accept)) return reply.callNotFound();
     if (!built) {
       for (const [k, v] of Object.entries(CONSOLE_HEADERS)) reply.header(k, v);
       return reply
