@@ -1,32 +1,55 @@
-import type { ReactNode } from 'react';
+import { lazy, Suspense, type ReactNode } from 'react';
 import { Navigate, Route, Routes, useLocation } from 'react-router';
 import { AdminSessionProvider, useSession } from './auth/session';
 import { Shell } from './components/Shell';
 import { ToastProvider } from './components';
 import { SignInPage } from './pages/signin/SignInPage';
 import { DashboardPage } from './pages/dashboard/DashboardPage';
-import { UsersPage } from './pages/users/UsersPage';
-import { UserPage } from './pages/users/UserPage';
-import { GroupsPage } from './pages/users/GroupsPage';
-import { DevicesPage } from './pages/devices/DevicesPage';
-import { DevicePage } from './pages/devices/DevicePage';
-import { AccountPage } from './pages/account/AccountPage';
 import { NotFoundPage } from './pages/NotFoundPage';
-import { PoliciesPage } from './pages/policies/PoliciesPage';
-import { PolicyEditorPage } from './pages/policies/PolicyEditorPage';
-import { ApprovalsPage } from './pages/approvals/ApprovalsPage';
-import { WebhooksPage } from './pages/webhooks/WebhooksPage';
-import { AdminsPage } from './pages/admins/AdminsPage';
-import { AuditPage } from './pages/audit/AuditPage';
-import { SettingsPage } from './pages/settings/SettingsPage';
-import { PortalApp } from './portal/PortalApp';
+
+// Pages other than sign-in and the dashboard load on first visit: the first screen downloads less.
+const UsersPage = lazy(() => import('./pages/users/UsersPage').then((m) => ({ default: m.UsersPage })));
+const UserPage = lazy(() => import('./pages/users/UserPage').then((m) => ({ default: m.UserPage })));
+const GroupsPage = lazy(() => import('./pages/users/GroupsPage').then((m) => ({ default: m.GroupsPage })));
+const DevicesPage = lazy(() =>
+  import('./pages/devices/DevicesPage').then((m) => ({ default: m.DevicesPage })),
+);
+const DevicePage = lazy(() => import('./pages/devices/DevicePage').then((m) => ({ default: m.DevicePage })));
+const AccountPage = lazy(() =>
+  import('./pages/account/AccountPage').then((m) => ({ default: m.AccountPage })),
+);
+const PoliciesPage = lazy(() =>
+  import('./pages/policies/PoliciesPage').then((m) => ({ default: m.PoliciesPage })),
+);
+const PolicyEditorPage = lazy(() =>
+  import('./pages/policies/PolicyEditorPage').then((m) => ({ default: m.PolicyEditorPage })),
+);
+const ApprovalsPage = lazy(() =>
+  import('./pages/approvals/ApprovalsPage').then((m) => ({ default: m.ApprovalsPage })),
+);
+const WebhooksPage = lazy(() =>
+  import('./pages/webhooks/WebhooksPage').then((m) => ({ default: m.WebhooksPage })),
+);
+const AdminsPage = lazy(() => import('./pages/admins/AdminsPage').then((m) => ({ default: m.AdminsPage })));
+const AuditPage = lazy(() => import('./pages/audit/AuditPage').then((m) => ({ default: m.AuditPage })));
+const SettingsPage = lazy(() =>
+  import('./pages/settings/SettingsPage').then((m) => ({ default: m.SettingsPage })),
+);
+const PortalApp = lazy(() => import('./portal/PortalApp').then((m) => ({ default: m.PortalApp })));
 
 /** Every console route. Pages are plain components; the Shell renders them in <main>. */
 export function App() {
   return (
     <ToastProvider>
       <Routes>
-        <Route path="/portal/*" element={<PortalApp />} />
+        <Route
+          path="/portal/*"
+          element={
+            <Suspense fallback={<p aria-busy="true">Loading…</p>}>
+              <PortalApp />
+            </Suspense>
+          }
+        />
         <Route
           path="/*"
           element={

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'react';
+import { Suspense, useEffect, useRef, useState } from 'react';
 import { NavLink, Outlet, useLocation } from 'react-router';
 import type { Permission } from '@enclave/protocol';
 import { useSession } from '../auth/session';
@@ -184,7 +184,9 @@ export function Shell() {
         </Button>
       </header>
       <main className="content" id="main" tabIndex={-1} ref={mainRef}>
-        <Outlet />
+        <Suspense fallback={<p aria-busy="true">Loading…</p>}>
+          <Outlet />
+        </Suspense>
       </main>
     </div>
   );
