@@ -161,6 +161,67 @@ export async function seedFleet(dataDir, kek, devices) {
   }
 }
 
+/**
+ * What the administrator waits for: a fresh tab in Debian's chromium opens the dashboard, signed in
+ * by the session cookie, until the first figure shows a number (HTML, JS, the API call and
+ * rendering included). Null without chromium or a console build.
+ */
+async function timeToFigures(url, sessionToken, runs) {
+  const CHROMIUM = '/usr/bin/chromium';
+  if (!fs.existsSync(CHROMIUM) || !bundleSize()) return null;
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  const out = [];
+  try {
+    for (let i = 0; i < runs; i++) {
+      // A new context each time: nothing cached, as on the first visit of the morning.
+      const context = await browser.newContext({
+        ignoreHTTPSErrors: true,
+        viewport: { width: 1280, height: 900 },
+      });
+      const { hostname } = new URL(url);
+      await context.addCookies([
+        {
+          name: 'enclave_session',
+          value: sessionToken,
+          domain: hostname,
+          path: '/',
+          secure: true,
+          httpOnly: true,
+          sameSite: 'Strict',
+        },
+      ]);
+      const page = await context.newPage();
+      const t = performance.now();
+      await page.goto(`${url}/`);
+      await page.waitForFunction(
+        () =>
+          /\d/.test(
+            globalThis.document.querySelector('[data-testid="stat-devices-active"]')?.textContent ?? '',
+          ),
+        undefined,
+        { timeout: 30_000 },
+      );
+      out.push(performance.now() - t);
+      await context.close();
+    }
+  } finally {
+    await browser.close();
+  }
+  const sorted = [...out].sort((a, b) => a - b);
+  return { runs: out, median: sorted[Math.floor(sorted.length / 2)] };
+}
+
 /** Raw and gzip bytes of the built console's JS and CSS, or null when it is not built. */
 export function bundleSize(dir = path.join(ROOT, 'packages/console/dist/web/assets')) {
   if (!fs.existsSync(dir)) return null;
@@ -197,6 +258,7 @@ export async function consoleScenario({
   const agent = new Agent({ connect: { rejectUnauthorized: false } });
   let times;
   let sample;
+  let browser = null;
   try {
     const { admin } = await adminFor(server);
     const get = async () => {
@@ -217,6 +279,7 @@ export async function consoleScenario({
       times.push(r.ms);
       sample = r.body;
     }
+    browser = await timeToFigures(server.url, admin.sessionToken, size(5, 3));
   } finally {
     await agent.close();
     await server.stop();
@@ -234,7 +297,16 @@ export async function consoleScenario({
       ['seeding', `${seedSeconds.toFixed(1)} s`],
       ['GET /api/v1/dashboard p50', `${p50.toFixed(1)} ms`],
       ['GET /api/v1/dashboard p95', `${p95.toFixed(1)} ms`],
-      ['goal', `p95 under 1000 ms: ${p95 < 1000 ? 'met' : 'NOT met'}`],
+      [
+        'browser: page load → live figures (median)',
+        browser
+          ? `${browser.median.toFixed(0)} ms over ${browser.runs.length} loads`
+          : 'no chromium or no build',
+      ],
+      [
+        'goal: live figures under 1 s',
+        `API p95 ${p95 < 1000 ? 'met' : 'NOT met'}; browser ${browser ? (browser.median < 1000 ? 'met' : 'NOT met') : 'not measured'}`,
+      ],
       [
         'bundle JS (raw / gzip)',
         bundle ? `${kib(bundle.js.raw)} / ${kib(bundle.js.gzip)} in ${bundle.js.files} file(s)` : 'not built',
@@ -258,8 +330,9 @@ export async function consoleScenario({
     auditEntries: seeded.audit,
     calls,
     dashboardMs: { p50, p95, min: times[0], max: times.at(-1) },
-    goalMet: p95 < 1000,
+    goalMet: p95 < 1000 && (!browser || browser.median < 1000),
     bundle,
+    browserMs: browser,
     sample: {
       devices: sample.devices,
       compliance: { ...sample.compliance, topReasons: sample.compliance.topReasons },
