@@ -28,7 +28,14 @@ const files = (k) => all.filter((f) => kind(f) === k);
 if (!only || only === 'unit') suites.push({ name: 'unit', files: files('unit'), env: {} });
 for (const db of ['sqlite', 'postgres']) {
   if (!only || only === 'integration')
-    suites.push({ name: `integration (${db})`, files: files('integration'), env: { ENCLAVE_TEST_DB: db } });
+    // Integration files are independent (each its own SQLite file or PostgreSQL database) and mostly
+    // wait on I/O, so three at a time; e2e files start servers and browsers, so one at a time.
+    suites.push({
+      name: `integration (${db})`,
+      files: files('integration'),
+      env: { ENCLAVE_TEST_DB: db },
+      concurrency: 3,
+    });
   if (!only || only === 'e2e')
     suites.push({ name: `e2e (${db})`, files: files('e2e'), env: { ENCLAVE_TEST_DB: db } });
 }
@@ -39,7 +46,8 @@ const started = Date.now();
 for (const s of suites) {
   if (s.files.length === 0) continue;
   console.log(`\n=== ${s.name}: ${s.files.length} file(s) ===`);
-  const r = spawnSync(process.execPath, ['--test', '--test-reporter=spec', ...s.files], {
+  const args = ['--test', '--test-reporter=spec', `--test-concurrency=${s.concurrency ?? 1}`];
+  const r = spawnSync(process.execPath, [...args, ...s.files], {
     cwd: root,
     env: { ...process.env, ...s.env },
     encoding: 'utf8',

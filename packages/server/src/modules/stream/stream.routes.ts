@@ -1,4 +1,6 @@
 import type {} from '@fastify/websocket'; // adds the `websocket` route option to Fastify's types
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { isDatabaseUnavailable } from '../../platform/db/database.js';
@@ -21,6 +23,25 @@ function refuse(socket: WebSocket, err: unknown): void {
 }
 
 /**
+ * Lets go of the upgrade's HTTP request and response once the WebSocket is open. @fastify/websocket
+ * leaves them reachable from the socket for as long as it stays open — the response through the
+ * TCP socket's `_httpMessage` (it calls `assignSocket`), the request, reply and their logger child
+ * through its 'error' listener — which is several KiB of heap per idle device. Its listener is
+ * replaced by one that does what its default error handler did (log, terminate) without them.
+ */
+function releaseUpgrade(app: FastifyInstance, socket: WebSocket, request: FastifyRequest): void {
+  const raw = request.raw.socket as (Socket & { _httpMessage?: ServerResponse | null }) | null;
+  const res = raw?._httpMessage;
+  if (raw && res && typeof res.detachSocket === 'function') res.detachSocket(raw);
+  socket.removeAllListeners('error');
+  const reqId = request.id;
+  socket.on('error', (err) => {
+    app.log.error({ err, reqId }, 'stream socket error');
+    socket.terminate();
+  });
+}
+
+/**
  * `GET /api/v1/stream` (WebSocket). The device token comes in the Authorization header, or — for
  * browsers, which cannot set headers on a WebSocket — in a first `auth` frame within 5 s.
  * `?after=SEQ` resumes after the last delivery the device has processed.
@@ -31,6 +52,7 @@ export function registerStream(
   authenticate: (req: FastifyRequest) => Promise<DevicePrincipalLike>,
 ): void {
   app.get('/api/v1/stream', { websocket: true }, (socket: WebSocket, request: FastifyRequest) => {
+    releaseUpgrade(app, socket, request);
     const afterRaw = (request.query as Record<string, unknown>).after;
     const after = typeof afterRaw === 'string' && /^\d{1,15}$/.test(afterRaw) ? Number(afterRaw) : 0;
     const start = (device: DevicePrincipalLike) => hub.attach(socket, device, after);
