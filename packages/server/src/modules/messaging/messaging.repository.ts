@@ -6,6 +6,8 @@ export type ConversationRow = Database['conversations'];
 type Trx = Transaction<Database>;
 
 const RACED = Symbol('raced');
+/** The lengths `queueMany` pads its device list to. */
+const QUEUE_MANY_SIZES = [1, 2, 4, 8, 16, 32, 64, 100];
 
 /** Thrown inside a transaction when the conversation moved on (another commit won the epoch). */
 export class StaleEpoch extends Error {
@@ -542,6 +544,47 @@ export class MessagingRepository {
       ])
       .where('deliveries.device_id', '=', deviceId)
       .where('deliveries.seq', '>', after)
+      .orderBy('deliveries.seq', 'asc')
+      .limit(limit)
+      .execute();
+  }
+
+  /**
+   * Several devices' queues in one statement: each device's deliveries after its own `after`, in
+   * `seq` order, at most `limit` rows in all (the caller treats a full answer as incomplete). The
+   * list is padded to a few fixed lengths by repeating its last entry, so that the statement's text
+   * (and its cached prepared statement) is one of a handful.
+   */
+  queueMany(wanted: { deviceId: string; after: number }[], limit: number) {
+    const last = wanted[wanted.length - 1];
+    if (!last) return Promise.resolve([]);
+    const padded = [...wanted];
+    const size = QUEUE_MANY_SIZES.find((n) => n >= wanted.length) ?? wanted.length;
+    while (padded.length < size) padded.push(last);
+    return this.db
+      .selectFrom('deliveries')
+      .innerJoin('messages', 'messages.id', 'deliveries.message_id')
+      .innerJoin('devices', 'devices.id', 'messages.sender_device_id')
+      .innerJoin('users', 'users.id', 'devices.user_id')
+      .select([
+        'deliveries.device_id',
+        'deliveries.seq',
+        'messages.conversation_id',
+        'messages.kind',
+        'messages.epoch',
+        'messages.client_message_id',
+        'messages.sender_device_id',
+        'users.email as sender_email',
+        'messages.body',
+        'messages.created_at',
+      ])
+      .where((eb) =>
+        eb.or(
+          padded.map((w) =>
+            eb.and([eb('deliveries.device_id', '=', w.deviceId), eb('deliveries.seq', '>', w.after)]),
+          ),
+        ),
+      )
       .orderBy('deliveries.seq', 'asc')
       .limit(limit)
       .execute();

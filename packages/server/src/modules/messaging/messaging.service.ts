@@ -289,6 +289,25 @@ export class MessagingService {
     return { items: rows.slice(0, limit).map(presentItem), more: rows.length > limit };
   }
 
+  /**
+   * Several devices' queues at once (at most 100 devices): each device's items after its `after`,
+   * in order. `complete` is false when the answer was cut at `limit` rows: then nothing may be
+   * concluded from it and each device must read its own queue.
+   */
+  async queueMany(
+    wanted: { deviceId: string; after: number }[],
+    limit: number,
+  ): Promise<{ items: Map<string, QueueItem[]>; complete: boolean }> {
+    const rows = await this.repo.queueMany(wanted, limit);
+    const items = new Map<string, QueueItem[]>();
+    for (const r of rows) {
+      const list = items.get(r.device_id);
+      if (list) list.push(presentItem(r));
+      else items.set(r.device_id, [presentItem(r)]);
+    }
+    return { items, complete: rows.length < limit };
+  }
+
   async ack(p: DevicePrincipal, seqs: number[]) {
     return { acknowledged: await this.acks.submit({ deviceId: p.deviceId, seqs }) };
   }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
-import { type ClientFrame, ClientFrameSchema, type ServerFrame } from '@enclave/protocol';
+import { type ClientFrame, ClientFrameSchema, type QueueItem, type ServerFrame } from '@enclave/protocol';
 import { AppError } from '../../platform/http/app-error.js';
 import type { Bus } from '../../platform/bus/bus.js';
 import type { DevicePrincipal } from '../../platform/http/route.js';
@@ -19,6 +19,10 @@ const LOW_WATER_BYTES = 64 * 1024;
 /** A connection whose send buffer makes no progress for this long is cut off as a slow consumer. */
 export const SLOW_CONSUMER_MS = 10_000;
 const BATCH = 100;
+/** Connections whose queues one wake-up query reads (see StreamHub.flushWakes). */
+const WAKE_BATCH = 100;
+/** Rows one wake-up query reads; an answer this long is incomplete and each connection pumps instead. */
+const WAKE_LIMIT = 1000;
 /** `send` frames one connection may have waiting to be stored; more are refused (rate_limited). */
 const MAX_QUEUED_SENDS = 1000;
 /** Each process announces its connected devices this often; an announcement not repeated expires. */
@@ -87,6 +91,37 @@ class Connection {
       await new Promise((r) => setTimeout(r, 10));
     }
     return this.socket.readyState === this.socket.OPEN;
+  }
+
+  /** The last delivery sent. */
+  get sentUpTo(): number {
+    return this.lastSent;
+  }
+
+  /** True while the pump is reading or sending. */
+  get busy(): boolean {
+    return this.pumping;
+  }
+
+  /**
+   * Sends what a wake-up read for this connection: `items` are all of the device's deliveries
+   * after `after` when they were read, in order. If the pump runs meanwhile, or went back
+   * (`resume`), or the socket is backed up, the pump takes over and reads the queue itself.
+   */
+  deliverRead(after: number, items: QueueItem[]): void {
+    if (this.pumping || this.lastSent < after) {
+      void this.pump();
+      return;
+    }
+    for (const item of items) {
+      if (item.seq <= this.lastSent) continue; // already sent by the pump meanwhile
+      if (this.socket.bufferedAmount > LOW_WATER_BYTES) {
+        void this.pump();
+        return;
+      }
+      if (!this.send({ type: 'deliver', item })) return;
+      this.lastSent = item.seq;
+    }
   }
 
   resume(after: number): void {
@@ -214,6 +249,9 @@ export class StreamHub {
   private readonly presenceMs: number;
   /** Other processes' last announced device counts, until they expire. */
   private readonly presence = new Map<string, { connectedDevices: number; expiresAt: number }>();
+  /** Devices whose queues grew since the last {@link flushWakes}. */
+  private readonly woken = new Set<string>();
+  private wakeScheduled = false;
 
   constructor(
     private readonly messaging: MessagingService,
@@ -225,7 +263,14 @@ export class StreamHub {
     this.presenceMs = opts.presenceIntervalMs ?? PRESENCE_INTERVAL_MS;
     this.unsubscribe = [
       bus.subscribeEverywhere('queue.enqueued', ({ deviceIds }) => {
-        for (const id of deviceIds) for (const c of this.byDevice.get(id) ?? []) void c.pump();
+        for (const id of deviceIds) if (this.byDevice.has(id)) this.woken.add(id);
+        if (this.woken.size && !this.wakeScheduled) {
+          this.wakeScheduled = true;
+          setImmediate(() => {
+            this.wakeScheduled = false;
+            void this.flushWakes();
+          });
+        }
       }),
       bus.subscribeEverywhere('presence', ({ processId, connectedDevices }) => {
         if (processId === this.processId) return;
@@ -284,6 +329,36 @@ export class StreamHub {
       else n += p.connectedDevices;
     }
     return n;
+  }
+
+  /**
+   * The wake-ups of one turn of the event loop together: the woken connections' queues are read
+   * in one query per WAKE_BATCH connections instead of one each. A connection whose pump is
+   * running, or an answer cut at WAKE_LIMIT rows, falls back to the connection's own pump.
+   */
+  private async flushWakes(): Promise<void> {
+    const conns: Connection[] = [];
+    for (const id of this.woken) for (const c of this.byDevice.get(id) ?? []) conns.push(c);
+    this.woken.clear();
+    for (let i = 0; i < conns.length; i += WAKE_BATCH) {
+      const part = conns.slice(i, i + WAKE_BATCH).filter((c) => {
+        if (!c.busy) return true;
+        void c.pump(); // it reads again once done
+        return false;
+      });
+      if (!part.length) continue;
+      const wanted = part.map((c) => ({ deviceId: c.device.deviceId, after: c.sentUpTo }));
+      try {
+        const read = await this.messaging.queueMany(wanted, WAKE_LIMIT);
+        part.forEach((c, k) => {
+          if (read.complete) c.deliverRead(wanted[k]?.after ?? 0, read.items.get(c.device.deviceId) ?? []);
+          else void c.pump();
+        });
+      } catch (err) {
+        this.log.warn({ err }, 'stream wake-up read failed');
+        for (const c of part) void c.pump();
+      }
+    }
   }
 
   private announce(): void {

@@ -223,6 +223,24 @@ describe('GET /api/v1/stream: deliveries', () => {
     again.close();
   });
 
+  it('delivers a burst sent at once exactly once each, in queue order', async () => {
+    await ackAll(t, r1);
+    const c = await Client.connect({ token: r1.token });
+    const ids = await Promise.all(Array.from({ length: 40 }, () => send(s1)));
+    await waitFor(() => c.deliveries().length >= 40, 5000, 'forty deliveries');
+    await sleep(150); // nothing more may come
+    const got = c.deliveries();
+    assert.equal(got.length, 40);
+    assert.deepEqual(new Set(got.map((x: Frame) => x.messageId)), new Set(ids));
+    const seqs = got.map((x: Frame) => x.seq as number);
+    assert.deepEqual(
+      seqs,
+      [...seqs].sort((a, b) => a - b),
+    );
+    c.close();
+    await ackAll(t, r1);
+  });
+
   it('resumes after the seq given in ?after= without repeating what the device already processed', async () => {
     await ackAll(t, r1);
     const ids = [await send(s1), await send(s1), await send(s1)];
