@@ -67,7 +67,7 @@ export const SettingsSchema = z
     activation: z.object({
       /** Default lifetime of a new activation password, in hours (1 min – 30 days allowed per password). */
       defaultTtlHours: z.number().int().min(1).max(720),
-      /** Devices per user when no policy says otherwise. */
+      /** Upper limit of active devices per user; the lower of it and the policy's `devicesPerUser` applies. */
       defaultDeviceLimit: z.number().int().min(1).max(100),
     }),
     ca: z.object({

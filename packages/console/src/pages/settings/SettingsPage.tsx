@@ -120,7 +120,7 @@ function GeneralForm({ settings, onSaved }: { settings: Settings; onSaved: () =>
             </FormField>
             <FormField
               label="Devices per user"
-              hint="When no policy sets a limit: 1 to 100."
+              hint="Upper limit for every user (1 to 100); a policy may set a lower one."
               error={field('activation.defaultDeviceLimit')}
             >
               <input
