@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp, type Services } from './app.js';
 import { type Enclave, openEnclave } from './bootstrap.js';
 import { SYSTEM } from './modules/audit/index.js';
-import { ServerConfigSchema, type ServerConfigInput } from './platform/config/config.js';
+import { type ServerConfig, ServerConfigSchema, type ServerConfigInput } from './platform/config/config.js';
 import { type Bus, InProcessBus } from './platform/bus/bus.js';
 import { NatsTransport, type NatsTransportLog } from './platform/bus/nats.js';
 import { JobLeaseRepository } from './modules/compliance/index.js';
@@ -36,6 +36,23 @@ const APPROVALS_INTERVAL_MS = 5_000;
 const MESSAGE_RETENTION_DAYS = 30;
 
 /**
+ * Opens (or creates) the installation a server serves: the TLS certificate names the loopback names
+ * and the listen host unless it is a wildcard.
+ */
+export function openForServing(cfg: ServerConfig, env: NodeJS.ProcessEnv): Promise<Enclave> {
+  const hosts = ['localhost', '127.0.0.1', '::1'];
+  if (!['0.0.0.0', '::'].includes(cfg.listen.host) && !hosts.includes(cfg.listen.host))
+    hosts.push(cfg.listen.host);
+  return openEnclave({
+    dataDir: cfg.dataDir,
+    dbUrl: cfg.dbUrl,
+    organization: cfg.organization,
+    env,
+    hosts,
+  });
+}
+
+/**
  * `enclave server`: opens (or initialises) the installation and serves API, stream and console on
  * one HTTPS listener. Prints the banner and a ready line through `print`.
  */
@@ -46,16 +63,7 @@ export async function runServer(
   worker?: WorkerRole,
 ): Promise<RunningServer> {
   const cfg = ServerConfigSchema.parse(input);
-  const hosts = ['localhost', '127.0.0.1', '::1'];
-  if (!['0.0.0.0', '::'].includes(cfg.listen.host) && !hosts.includes(cfg.listen.host))
-    hosts.push(cfg.listen.host);
-  const enclave = await openEnclave({
-    dataDir: cfg.dataDir,
-    dbUrl: cfg.dbUrl,
-    organization: cfg.organization,
-    env,
-    hosts,
-  });
+  const enclave = await openForServing(cfg, env);
   let https = { key: enclave.tls.keyPem, cert: `${enclave.tls.certPem}\n${enclave.tls.chainPem}` };
   if (cfg.tlsCertFile && cfg.tlsKeyFile)
     https = { key: fs.readFileSync(cfg.tlsKeyFile, 'utf8'), cert: fs.readFileSync(cfg.tlsCertFile, 'utf8') };

@@ -6,13 +6,12 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyBaseLogger } from 'fastify';
 import { AggregatorRegistry } from 'prom-client';
 import { buildServices } from './app.js';
-import { openEnclave } from './bootstrap.js';
 import { SYSTEM } from './modules/audit/index.js';
 import { InProcessBus } from './platform/bus/bus.js';
 import { IpcTransport, relayBusMessages } from './platform/bus/ipc.js';
 import { type ServerConfig, type ServerConfigInput, ServerConfigSchema } from './platform/config/config.js';
 import { Metrics, type MetricsListener, startMetricsListener } from './platform/metrics/metrics.js';
-import { printReady, type RunningServer, runServer } from './server.js';
+import { openForServing, printReady, type RunningServer, runServer } from './server.js';
 import { VERSION } from './version.js';
 
 /** The module a worker process runs (`worker-main.ts`, next to this file once built). */
@@ -61,17 +60,8 @@ async function runPrimary(
   env: NodeJS.ProcessEnv,
 ): Promise<RunningServer> {
   const log = primaryLogger(cfg.logLevel);
-  const hosts = ['localhost', '127.0.0.1', '::1'];
-  if (!['0.0.0.0', '::'].includes(cfg.listen.host) && !hosts.includes(cfg.listen.host))
-    hosts.push(cfg.listen.host);
   // Migrations, CA, TLS certificate and the KEK check happen here, once, before any worker starts.
-  const enclave = await openEnclave({
-    dataDir: cfg.dataDir,
-    dbUrl: cfg.dbUrl,
-    organization: cfg.organization,
-    env,
-    hosts,
-  });
+  const enclave = await openForServing(cfg, env);
   let supervisor: Supervisor | undefined;
   let metricsListener: MetricsListener | undefined;
   try {

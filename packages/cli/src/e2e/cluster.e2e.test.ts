@@ -163,36 +163,11 @@ describe(
   () => {
     before(async () => {
       await inst.create();
-      ok(
-        inst.enclave([
-          'init',
-          '--data',
-          inst.dataDir,
-          ...inst.dbFlags,
-          '--org',
-          'Acme',
-          '--admin-email',
-          'sec@example.com',
-          '--admin-password-file',
-          inst.passwordFile,
-          '--json',
-        ]),
-      );
+      inst.init('sec@example.com', 'Acme');
       // Node A first; B and C then open the installation A's start completed.
       await nodes.a.start();
       await Promise.all([nodes.b.start(), nodes.c.start()]);
-      ok(
-        inst.enclave([
-          'login',
-          '--server',
-          nodes.a.url,
-          '--email',
-          'sec@example.com',
-          '--password-file',
-          inst.passwordFile,
-          '--json',
-        ]),
-      );
+      inst.login(nodes.a.url, 'sec@example.com');
       for (const [email, name] of [
         ['ann@example.com', 'Ann'],
         ['ben@example.com', 'Ben'],
@@ -209,21 +184,7 @@ describe(
       ] as const) {
         const pw = ok(inst.enclave(['activation', 'create', '--email', email, '--json'])).json
           .password as string;
-        ok(
-          inst.enclave([
-            'device',
-            'activate',
-            '--server',
-            node.url,
-            '--email',
-            email,
-            '--activation-password',
-            pw,
-            '--dir',
-            dir(name),
-            '--json',
-          ]),
-        );
+        inst.activate(node.url, email, pw, dir(name));
       }
       caPem = (await readDeviceDir(dir('ann1'), { passphrase: null })).caPem;
     });

@@ -60,21 +60,7 @@ describe(
     before(async () => {
       inst = new Installation();
       await inst.create();
-      const init = ok(
-        inst.enclave([
-          'init',
-          '--data',
-          inst.dataDir,
-          ...inst.dbFlags,
-          '--org',
-          'Acme Corp',
-          '--admin-email',
-          ADMIN,
-          '--admin-password-file',
-          inst.passwordFile,
-          '--json',
-        ]),
-      );
+      const init = inst.init(ADMIN, 'Acme Corp');
       caFingerprint = init.json.caFingerprint;
       const { url } = await inst.startServer();
       browser = await launchBrowser();

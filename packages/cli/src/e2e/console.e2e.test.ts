@@ -68,21 +68,7 @@ async function text(page: Page, testId: string): Promise<string> {
 describe('admin console and self-service portal in a browser', { skip: skip ?? false }, () => {
   before(async () => {
     await inst.create();
-    const init = ok(
-      inst.enclave([
-        'init',
-        '--data',
-        inst.dataDir,
-        ...inst.dbFlags,
-        '--org',
-        'Acme Corp',
-        '--admin-email',
-        ADMIN,
-        '--admin-password-file',
-        inst.passwordFile,
-        '--json',
-      ]),
-    );
+    const init = inst.init(ADMIN, 'Acme Corp');
     caFingerprint = init.json.caFingerprint;
     ({ url } = await inst.startServer());
     ok(

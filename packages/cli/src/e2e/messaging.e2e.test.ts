@@ -21,34 +21,9 @@ describe(`messaging as separate processes (${DB})`, () => {
 
   before(async () => {
     await inst.create();
-    ok(
-      inst.enclave([
-        'init',
-        '--data',
-        inst.dataDir,
-        ...inst.dbFlags,
-        '--org',
-        'Acme',
-        '--admin-email',
-        'sec@example.com',
-        '--admin-password-file',
-        inst.passwordFile,
-        '--json',
-      ]),
-    );
+    inst.init('sec@example.com', 'Acme');
     await inst.startServer();
-    ok(
-      inst.enclave([
-        'login',
-        '--server',
-        inst.url,
-        '--email',
-        'sec@example.com',
-        '--password-file',
-        inst.passwordFile,
-        '--json',
-      ]),
-    );
+    inst.login(inst.url, 'sec@example.com');
     for (const [email, name] of [
       ['ann@example.com', 'Ann'],
       ['ben@example.com', 'Ben'],
@@ -65,21 +40,7 @@ describe(`messaging as separate processes (${DB})`, () => {
     ] as const) {
       const pw = ok(inst.enclave(['activation', 'create', '--email', email, '--json'])).json
         .password as string;
-      ok(
-        inst.enclave([
-          'device',
-          'activate',
-          '--server',
-          inst.url,
-          '--email',
-          email,
-          '--activation-password',
-          pw,
-          '--dir',
-          dir(name),
-          '--json',
-        ]),
-      );
+      inst.activate(inst.url, email, pw, dir(name));
     }
   });
   after(() => inst.destroy());

@@ -97,6 +97,60 @@ export class Installation {
   }
 
   /** Like {@link enclave}, but without blocking this process (for commands that wait). */
+  /** `enclave init` of this installation, its first Security Administrator using `passwordFile`. */
+  init(adminEmail: string, organization: string): Run {
+    return ok(
+      this.enclave([
+        'init',
+        '--data',
+        this.dataDir,
+        ...this.dbFlags,
+        '--org',
+        organization,
+        '--admin-email',
+        adminEmail,
+        '--admin-password-file',
+        this.passwordFile,
+        '--json',
+      ]),
+    );
+  }
+
+  /** `enclave login` (no TOTP enrolled yet) with the admin password file. */
+  login(server: string, email: string): Run {
+    return ok(
+      this.enclave([
+        'login',
+        '--server',
+        server,
+        '--email',
+        email,
+        '--password-file',
+        this.passwordFile,
+        '--json',
+      ]),
+    );
+  }
+
+  /** `enclave device activate` of a new device of `email` into `dir`. */
+  activate(server: string, email: string, activationPassword: string, dir: string): Run {
+    return ok(
+      this.enclave([
+        'device',
+        'activate',
+        '--server',
+        server,
+        '--email',
+        email,
+        '--activation-password',
+        activationPassword,
+        '--dir',
+        dir,
+        '--json',
+      ]),
+    );
+  }
+
   enclaveAsync(args: string[], env: Record<string, string> = {}): Promise<Run> {
     return new Promise((resolve) => {
       const child = spawn(process.execPath, [BIN, ...args], {

@@ -112,18 +112,7 @@ describe(`a node of two worker processes (${DB})`, () => {
         '--json',
       ]),
     );
-    ok(
-      inst.enclave([
-        'login',
-        '--server',
-        inst.url,
-        '--email',
-        'sec@example.com',
-        '--password-file',
-        inst.passwordFile,
-        '--json',
-      ]),
-    );
+    inst.login(inst.url, 'sec@example.com');
     for (const [email, name] of [
       ['ann@example.com', 'Ann'],
       ['ben@example.com', 'Ben'],
@@ -135,21 +124,7 @@ describe(`a node of two worker processes (${DB})`, () => {
     ] as const) {
       const pw = ok(inst.enclave(['activation', 'create', '--email', email, '--json'])).json
         .password as string;
-      ok(
-        inst.enclave([
-          'device',
-          'activate',
-          '--server',
-          inst.url,
-          '--email',
-          email,
-          '--activation-password',
-          pw,
-          '--dir',
-          dir(name),
-          '--json',
-        ]),
-      );
+      inst.activate(inst.url, email, pw, dir(name));
     }
     ca = fs.readFileSync(path.join(dir('ann1'), 'ca.pem'), 'utf8');
   });
