@@ -1,12 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
-import { createFakeServer, type FakeServer } from '@enclave/client/testing';
 import { POLICY_DEFAULTS } from '@enclave/protocol';
-import { saveSession } from '../lib/session-store.js';
-import { fakeContext, routeTransport, runCli } from '../testing/fake-context.js';
+import { fakeContext, routeTransport, runCli, signedInSession } from '../testing/fake-context.js';
 
 const now = '2025-06-01T12:00:00.000Z';
 const DEVICE = '00000000-0000-4000-8000-0000000000d1';
@@ -31,22 +27,10 @@ const effective = {
 
 describe('enclave policies effective', () => {
   let tmp: string;
-  let fake: FakeServer;
   let config: string;
 
   before(async () => {
-    tmp = await mkdtemp(join(tmpdir(), 'enclave-cli-policies-'));
-    fake = await createFakeServer({ email: 'alice@example.com', passwords: ['ABCD-EFGH-JKLM'] });
-    config = join(tmp, 'session');
-    await saveSession(config, {
-      server: 'https://enclave.test:8443',
-      token: 'tok-secret',
-      caPem: [fake.issuing.certificate.toString('pem'), fake.root.certificate.toString('pem')].join('\n'),
-      caFingerprint: fake.caFingerprint,
-      email: 'sec@example.com',
-      role: 'security-admin',
-      expiresAt: now,
-    });
+    ({ tmp, config } = await signedInSession('enclave-cli-policies-', now));
   });
   after(() => rm(tmp, { recursive: true, force: true }));
 

@@ -1,5 +1,10 @@
 // Test-only: a CliContext that records output and routes HTTP to in-memory handlers.
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { HttpsTransportOptions, Transport } from '@enclave/client';
+import { createFakeServer, type FakeServer } from '@enclave/client/testing';
+import { saveSession } from '../lib/session-store.js';
 import type { CliContext } from '../lib/context.js';
 import { run } from '../program.js';
 
@@ -88,4 +93,27 @@ export function routeTransport(
   }) as Transport & { seen: typeof seen };
   t.seen = seen;
   return t;
+}
+
+/**
+ * A temp folder holding a saved Security Administrator session pinned to a fake server's CA, for
+ * commands that only need to be signed in (their requests go to a `routeTransport`).
+ */
+export async function signedInSession(
+  prefix: string,
+  expiresAt: string,
+): Promise<{ tmp: string; config: string; fake: FakeServer }> {
+  const tmp = await mkdtemp(join(tmpdir(), prefix));
+  const fake = await createFakeServer({ email: 'alice@example.com', passwords: ['ABCD-EFGH-JKLM'] });
+  const config = join(tmp, 'session');
+  await saveSession(config, {
+    server: 'https://enclave.test:8443',
+    token: 'tok-secret',
+    caPem: [fake.issuing.certificate.toString('pem'), fake.root.certificate.toString('pem')].join('\n'),
+    caFingerprint: fake.caFingerprint,
+    email: 'sec@example.com',
+    role: 'security-admin',
+    expiresAt,
+  });
+  return { tmp, config, fake };
 }

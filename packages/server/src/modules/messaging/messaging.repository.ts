@@ -525,7 +525,8 @@ export class MessagingRepository {
 
   // The per-device queue
 
-  queue(deviceId: string, after: number, limit: number) {
+  /** Deliveries joined with their message and its sender: the columns a queue item is made of. */
+  private queueItems() {
     return this.db
       .selectFrom('deliveries')
       .innerJoin('messages', 'messages.id', 'deliveries.message_id')
@@ -541,7 +542,11 @@ export class MessagingRepository {
         'users.email as sender_email',
         'messages.body',
         'messages.created_at',
-      ])
+      ]);
+  }
+
+  queue(deviceId: string, after: number, limit: number) {
+    return this.queueItems()
       .where('deliveries.device_id', '=', deviceId)
       .where('deliveries.seq', '>', after)
       .orderBy('deliveries.seq', 'asc')
@@ -561,23 +566,8 @@ export class MessagingRepository {
     const padded = [...wanted];
     const size = QUEUE_MANY_SIZES.find((n) => n >= wanted.length) ?? wanted.length;
     while (padded.length < size) padded.push(last);
-    return this.db
-      .selectFrom('deliveries')
-      .innerJoin('messages', 'messages.id', 'deliveries.message_id')
-      .innerJoin('devices', 'devices.id', 'messages.sender_device_id')
-      .innerJoin('users', 'users.id', 'devices.user_id')
-      .select([
-        'deliveries.device_id',
-        'deliveries.seq',
-        'messages.conversation_id',
-        'messages.kind',
-        'messages.epoch',
-        'messages.client_message_id',
-        'messages.sender_device_id',
-        'users.email as sender_email',
-        'messages.body',
-        'messages.created_at',
-      ])
+    return this.queueItems()
+      .select('deliveries.device_id')
       .where((eb) =>
         eb.or(
           padded.map((w) =>
